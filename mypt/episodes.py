@@ -12,9 +12,9 @@ from .tokens import Tokenizer, SPECIAL_TOKENS
 
 # %% auto #0
 __all__ = ['ROLES', 'SEGMENT_TAGS', 'EOT', 'check_episode', 'iter_jsonl', 'iter_episodes', 'read_episodes', 'write_episodes',
-           'episode_segments', 'encode_episode', 'render_prompt', 'episode_text', 'episode_id', 'episode_group',
-           'length_report', 'mask_html', 'MaskView', 'episode_stats', 'explore', 'validate_file', 'validation_page',
-           'validate_main']
+           'episode_segments', 'encode_segments', 'encode_episode', 'render_prompt', 'episode_text', 'episode_id',
+           'episode_group', 'length_report', 'mask_html', 'MaskView', 'episode_stats', 'explore', 'validate_file',
+           'validation_page', 'validate_main']
 
 # %% ../nbs/01_episodes.ipynb #80cd7dee
 ROLES = ('user', 'assistant')
@@ -114,11 +114,12 @@ def episode_segments(ep:dict) -> list[tuple[str, str]]:
     segs += [(m['role'], m['content']) for m in ep['messages']]
     return segs
 
-def _serialize(segs, tok:Tokenizer, close:bool=True, open_assistant:bool=False):
+def encode_segments(segs, tok:Tokenizer, bodies=None, close:bool=True, open_assistant:bool=False):
+    "Ids and mask of `(kind, content)` segments; `bodies` may hold their already-encoded contents."
     ids, mask = [], []
-    for kind, text in segs:
+    for j, (kind, text) in enumerate(segs):
         o, c, train = SEGMENT_TAGS[kind]
-        body = tok.encode(text)
+        body = tok.encode(text) if bodies is None else bodies[j]
         ids += [tok.special[o], *body, tok.special[c]]
         mask += [int(train)] * (len(body) + 2)
     if open_assistant: ids.append(tok.special['<myPT_assistant>']); mask.append(1)
@@ -127,12 +128,12 @@ def _serialize(segs, tok:Tokenizer, close:bool=True, open_assistant:bool=False):
 
 def encode_episode(ep:dict, tok:Tokenizer) -> tuple[list[int], list[int]]:
     "Token ids and loss mask (1 = train on it) of a whole episode."
-    return _serialize(episode_segments(ep), tok)
+    return encode_segments(episode_segments(ep), tok)
 
 def render_prompt(messages:list[dict], tok:Tokenizer, system:str|None=None, context:str|None=None) -> list[int]:
     "Token ids of a generation prompt: the conversation so far, then an open `<myPT_assistant>`."
     ep = {'system': system, 'context': context, 'messages': messages}
-    return _serialize(episode_segments(ep), tok, open_assistant=True)[0]
+    return encode_segments(episode_segments(ep), tok, open_assistant=True)[0]
 
 def episode_text(ep:dict) -> str:
     "The serialized text of an episode; `tok.decode(encode_episode(ep)[0])` equals it exactly."

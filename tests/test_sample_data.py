@@ -63,3 +63,9 @@ def test_python_code_blocks_compile(sets):
                         compile(code, f'{episode_id(e)}', 'exec'); n += 1
     print(f'{n} Python code blocks compile')
     assert n >= 50
+
+def test_merge_tool_reproduces_bundled_bilingual_file(tmp_path):
+    from conftest import run_mypt
+    out = tmp_path/'bi.jsonl'
+    run_mypt('merge', '--english', D/'gold_en.jsonl', '--german', D/'gold_de.jsonl', '--output', out, '--shuffle', '--seed', '3301', check=0)
+    assert out.read_bytes() == (D/'gold_bilingual.jsonl').read_bytes()
