@@ -11,8 +11,8 @@ from torch.utils.checkpoint import checkpoint
 from .core import InputError
 
 # %% auto #0
-__all__ = ['GPTConfig', 'packed_attn_mask', 'CausalSelfAttention', 'MLP', 'Block', 'KVCache', 'GPT', 'greedy_reference',
-           'configure_optimizer', 'flops_per_token']
+__all__ = ['GPTConfig', 'packed_attn_mask', 'CausalSelfAttention', 'MLP', 'Block', 'KVCache', 'ChunkedLinearCE', 'GPT',
+           'greedy_reference', 'configure_optimizer', 'flops_per_token']
 
 # %% ../nbs/03a_model.ipynb #e48ef191
 @dataclass
@@ -106,10 +106,38 @@ class KVCache:
     def advance(self, T:int): self.pos += T; self.layer = 0
 
 # %% ../nbs/03a_model.ipynb #bfe88cb3
-def _chunk_ce_sum(h, w, tgt):
-    "Sum of cross-entropy of rows `h` against the tied embedding `w` (fp32 logits)."
-    logits = F.linear(h, w).float()
-    return F.cross_entropy(logits, tgt, reduction='sum')
+class ChunkedLinearCE(torch.autograd.Function):
+    "Sum of cross-entropy of `h @ w.T` against `tgt`, chunk by chunk; gradients are formed in the same pass."
+    # Each chunk's logits live only inside the loop: softmax minus one-hot is the gradient of the
+    # loss w.r.t. the logits, so it is turned into grad_h and grad_w right away and dropped. Peak
+    # memory is one chunk of logits, with three matmuls per chunk and no recomputation.
+    @staticmethod
+    def forward(ctx, h, w, tgt, chunk:int):
+        dt = torch.get_autocast_dtype(h.device.type) if torch.is_autocast_enabled(h.device.type) else h.dtype
+        need = ctx.needs_input_grad[0] or ctx.needs_input_grad[1]
+        hc_all, wc = h.to(dt), w.to(dt)
+        total = torch.zeros((), dtype=torch.float32, device=h.device)
+        gh = torch.empty_like(h) if need else None
+        gw = torch.zeros(w.shape, dtype=torch.float32, device=w.device) if need else None
+        for i in range(0, h.shape[0], chunk):
+            hc, tc = hc_all[i:i+chunk], tgt[i:i+chunk]
+            logits = (hc @ wc.t()).float()
+            lse = torch.logsumexp(logits, dim=-1)
+            total += (lse - logits.gather(1, tc[:, None]).squeeze(1)).sum()
+            if need:
+                p = logits.sub_(lse[:, None]).exp_()                  # softmax, in place
+                p[torch.arange(len(tc), device=p.device), tc] -= 1.0   # minus one-hot
+                p = p.to(dt)
+                gh[i:i+chunk] = (p @ wc).to(gh.dtype)
+                if dt == torch.float32: gw.addmm_(p.t(), hc)
+                else: gw += (p.t() @ hc).float()
+        if need: ctx.save_for_backward(gh, gw.to(w.dtype))
+        return total
+
+    @staticmethod
+    def backward(ctx, g):
+        gh, gw = ctx.saved_tensors
+        return gh * g, gw * g, None, None
 
 class GPT(nn.Module):
     "GPT-2 architecture with masked, chunked loss; packed-episode attention; KV-cache decoding."
@@ -170,12 +198,7 @@ class GPT(nn.Module):
         hs, tg = h[m], targets[m]               # (N, C), (N,)
         n = tg.numel()
         if n == 0: return h.sum() * 0.0         # no trained tokens: zero loss, zero gradients
-        w, total = self.wte.weight, h.new_zeros((), dtype=torch.float32)
-        for i in range(0, n, self.head_chunk):
-            hc, tc = hs[i:i+self.head_chunk], tg[i:i+self.head_chunk]
-            if torch.is_grad_enabled() and hs.requires_grad:
-                total = total + checkpoint(_chunk_ce_sum, hc, w, tc, use_reentrant=False)
-            else: total = total + _chunk_ce_sum(hc, w, tc)
+        total = ChunkedLinearCE.apply(hs, self.wte.weight, tg, self.head_chunk)
         return total / n
 
 # %% ../nbs/03a_model.ipynb #85da1e3f

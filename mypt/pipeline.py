@@ -85,7 +85,7 @@ def pipeline_main(argv=None):
     return 0
 
 # %% ../nbs/06_pipeline.ipynb #9040d029
-DEMO_PARAMS = {'config_file': None, 'max_iters': 150, 'eval_interval': 25, 'max_new_tokens': 60}
+DEMO_PARAMS = {'config_file': None, 'max_iters': 200, 'eval_interval': 50, 'max_new_tokens': 60}
 
 def demo_main(argv=None):
     "mypt demo: the whole pipeline on the bundled sample set, on CPU."

@@ -133,6 +133,16 @@ def length_stats(lengths) -> dict:
 
 def _ratio(a, b) -> float: return round(a / b, 6) if b else 0.0
 
+def _split_counts(writers:dict) -> dict:
+    "The per-split counts every episode-indexed dataset's metadata carries."
+    w = writers
+    return {'schema': SFT_SCHEMA, 'has_loss_mask': True, 'layout': LAYOUT,
+            'num_train_episodes': len(w['train'].lengths), 'num_val_episodes': len(w['val'].lengths),
+            'num_train_tokens': w['train'].num_tokens, 'num_val_tokens': w['val'].num_tokens,
+            'num_train_trained_tokens': w['train'].num_masked, 'num_val_trained_tokens': w['val'].num_masked,
+            'train_mask_ratio': _ratio(w['train'].num_masked, w['train'].num_tokens),
+            'val_mask_ratio': _ratio(w['val'].num_masked, w['val'].num_tokens)}
+
 def _tally(table:dict, key, tokens:int, trained:int):
     row = table.setdefault(key, {'episodes': 0, 'tokens': 0, 'trained_tokens': 0})
     row['episodes'] += 1; row['tokens'] += tokens; row['trained_tokens'] += trained
@@ -260,21 +270,15 @@ def prepare(input, output_dir, tokenization:str='gpt2', val_split:float=0.1, see
         if _stamp(src) != stamp or n_seen != len(group_of): raise InputError('changed while it was being prepared; run again', src)
         tok.save_state(tmp)
         t2 = time.perf_counter()
-        w = writers
         meta = {
-            'schema': SFT_SCHEMA, 'has_loss_mask': True, 'layout': LAYOUT,
-            'num_train_episodes': len(w['train'].lengths), 'num_val_episodes': len(w['val'].lengths),
-            'num_train_tokens': w['train'].num_tokens, 'num_val_tokens': w['val'].num_tokens,
-            'num_train_trained_tokens': w['train'].num_masked, 'num_val_trained_tokens': w['val'].num_masked,
-            'train_mask_ratio': _ratio(w['train'].num_masked, w['train'].num_tokens),
-            'val_mask_ratio': _ratio(w['val'].num_masked, w['val'].num_tokens),
+            **_split_counts(writers),
             'tokenization': tokenization, 'vocab_size': tok.vocab_size, 'tokenizer_hash': tok.hash,
             'block_size': block_size, 'seed': seed, 'val_split': val_split,
             'source': source, 'num_groups': len(groups), 'num_val_groups': len(val_groups),
             'val_groups': sorted(val_groups),
             'dropped_long': len(dropped), 'dropped_long_episodes': dropped[:100], 'drop_long': drop_long,
             'skipped_invalid': len(errors), 'skipped_invalid_lines': [str(e) for e in errors[:100]],
-            'length_stats': {s: length_stats(w[s].lengths) for s in SPLITS},
+            'length_stats': {s: length_stats(writers[s].lengths) for s in SPLITS},
             'shards': {'tokens_per_shard': tokens_per_shard, **shards},
             'mypt_version': _version(), 'created_at': created_at(),
         }
@@ -620,19 +624,13 @@ def mix(sft_dir, general_dir, output_dir, general_ratio:float=0.2, chunk_size:in
                          'sft_tokens': w.num_tokens - g, 'general_ratio_achieved': _ratio(g, w.num_tokens),
                          'general_passes': passes, 'general_available_tokens': int(len(stream))}
         shutil.copy(sft.path/TOKENIZER_FILE, tmp/TOKENIZER_FILE)
-        w = writers
         meta = {
-            'schema': SFT_SCHEMA, 'has_loss_mask': True, 'layout': LAYOUT,
-            'num_train_episodes': len(w['train'].lengths), 'num_val_episodes': len(w['val'].lengths),
-            'num_train_tokens': w['train'].num_tokens, 'num_val_tokens': w['val'].num_tokens,
-            'num_train_trained_tokens': w['train'].num_masked, 'num_val_trained_tokens': w['val'].num_masked,
-            'train_mask_ratio': _ratio(w['train'].num_masked, w['train'].num_tokens),
-            'val_mask_ratio': _ratio(w['val'].num_masked, w['val'].num_tokens),
+            **_split_counts(writers),
             'tokenization': sft.meta.get('tokenization', 'gpt2'), 'vocab_size': sft.meta.get('vocab_size'),
             'tokenizer_hash': sft.meta.get('tokenizer_hash'), 'block_size': block, 'seed': seed,
             'val_split': sft.meta.get('val_split'), 'source': sft.meta.get('source'),
-            'length_stats': {s: length_stats(w[s].lengths) for s in SPLITS},
-            'shards': {'tokens_per_shard': tokens_per_shard, **{s: w[s].shards for s in SPLITS}},
+            'length_stats': {s: length_stats(writers[s].lengths) for s in SPLITS},
+            'shards': {'tokens_per_shard': tokens_per_shard, **{s: writers[s].shards for s in SPLITS}},
             'mix': {'sft_dir': str(sft_dir), 'general_dir': str(general_dir),
                     'sft_metadata_sha256': _dir_sha(sft.path), 'general_metadata_sha256': _dir_sha(gen.path),
                     'general_ratio_requested': general_ratio,

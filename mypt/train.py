@@ -384,9 +384,3 @@ def train_main(argv=None):
     if not (ds/'dataset_metadata.json').is_file(): raise InputError('not a prepared dataset (dataset_metadata.json missing)', ds)
     fit(mc, tc, ds, Path(a.out_dir)/a.model_name, init_from=a.init_from_model, resume=a.resume, meta=meta)
     return 0
-
-# %% ../nbs/03_train.ipynb #f84f2927
-#| eval: false
-if __name__ == '__main__':   # torchrun -m mypt.train ...
-    from mypt.cli import main as _m
-    sys.exit(_m(['train'] + sys.argv[1:]))

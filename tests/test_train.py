@@ -66,7 +66,7 @@ def test_sigkill_then_resume_matches_uninterrupted(dataset, tmp_path):
 def test_torchrun_two_processes(dataset, tmp_path):
     cfg = _cfg(tmp_path, max_iters=6, eval_interval=3)
     env = dict(os.environ, OMP_NUM_THREADS='1')
-    r = subprocess.run([str(BIN/'torchrun'), '--standalone', '--nproc_per_node', '2', '-m', 'mypt.train',
+    r = subprocess.run([str(BIN/'torchrun'), '--standalone', '--nproc_per_node', '2', str(BIN/'mypt'), 'train',
                         '--model_name', 'ddp', '--config_file', str(cfg), '--dataset_dir', str(dataset), '--out_dir', str(tmp_path)],
                        capture_output=True, text=True, env=env, timeout=300)
     assert r.returncode == 0, r.stderr[-3000:]

@@ -1,0 +1,48 @@
+#!/usr/bin/env python
+"""Generation speed: tokens/s with and without the KV cache, same model, prompt and greedy tokens.
+
+    python bench/generate_bench.py                       # demo and 6-layer models, 512 new tokens
+    python bench/generate_bench.py --presets 124M        # on a GPU server
+"""
+import argparse, sys, time
+from pathlib import Path
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import table, machine
+
+PRESETS = {'demo': dict(n_layer=2, n_head=4, n_embd=128), '6L-384': dict(n_layer=6, n_head=6, n_embd=384),
+           '124M': dict(n_layer=12, n_head=12, n_embd=768)}
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument('--presets', nargs='+', default=['demo', '6L-384'])
+    ap.add_argument('--new_tokens', type=int, default=512)
+    ap.add_argument('--prompt_tokens', type=int, default=30)
+    ap.add_argument('--device', default='cuda' if __import__('torch').cuda.is_available() else 'cpu')
+    a = ap.parse_args()
+    import torch
+    from mypt.model import GPT, GPTConfig
+    from mypt.generate import generate
+    print(f'# Generation benchmark: {a.prompt_tokens}-token prompt, {a.new_tokens} new tokens, greedy, {machine()}\n')
+    rows = []
+    for p in a.presets:
+        torch.manual_seed(0)
+        model = GPT(GPTConfig(block_size=1024, bias=False, **PRESETS[p])).to(a.device).eval()
+        prompt = torch.randint(0, 50000, (a.prompt_tokens,)).tolist()
+        res = {}
+        for cache in (False, True):
+            generate(model, prompt, max_new_tokens=8, temperature=0, stop_ids=(), use_cache=cache)   # warm-up
+            if a.device.startswith('cuda'): torch.cuda.synchronize()
+            t0 = time.perf_counter()
+            out = generate(model, prompt, max_new_tokens=a.new_tokens, temperature=0, stop_ids=(), use_cache=cache)
+            if a.device.startswith('cuda'): torch.cuda.synchronize()
+            res[cache] = (out, time.perf_counter() - t0)
+        same = res[True][0] == res[False][0]
+        for cache in (False, True):
+            out, dt = res[cache]
+            rows.append({'model': f'{p} ({model.num_params()/1e6:.1f}M)', 'KV cache': 'yes' if cache else 'no (baseline)',
+                         'tokens/s': f'{len(out)/dt:,.0f}', 'seconds': f'{dt:.1f}',
+                         'speed-up': f'{res[False][1]/dt:.1f}x', 'same tokens': 'yes' if same else 'NO'})
+        assert same, 'cached and uncached greedy generation differ'
+    print(table(rows, list(rows[0])))
+
+if __name__ == '__main__': main()
