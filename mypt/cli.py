@@ -53,6 +53,8 @@ def main(argv:list[str]|None=None) -> int:
         rc = getattr(importlib.import_module(mod), fn)(rest)
     except InputError as e:
         print(f'mypt {name}: error: {e}', file=sys.stderr); return 2
+    except OSError as e:      # the environment, not the input: a full disk, a read-only folder
+        print(f'mypt {name}: error: {e.strerror or e}' + (f': {e.filename}' if e.filename else ''), file=sys.stderr); return 1
     except KeyboardInterrupt:
         print(f'mypt {name}: interrupted', file=sys.stderr); return 130
     except SystemExit as e:   # argparse: 2 on bad usage, 0 on --help

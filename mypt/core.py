@@ -30,6 +30,15 @@ def _fsync_dir(path):
         finally: os.close(fd)
     except OSError: pass
 
+def _umask() -> int:
+    "The process umask, read without changing it where /proc allows."
+    try:
+        with open('/proc/self/status') as f:
+            for line in f:
+                if line.startswith('Umask:'): return int(line.split()[1], 8)
+    except (OSError, ValueError): pass
+    m = os.umask(0o022); os.umask(m); return m
+
 @contextmanager
 def atomic_file(path, suffix:str=''):
     "Yield a temporary path; on success rename it to `path`, on error remove it."
@@ -37,6 +46,7 @@ def atomic_file(path, suffix:str=''):
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f'.{path.name}.', suffix='.tmp'+suffix, dir=path.parent)
     os.close(fd)
+    os.chmod(tmp, 0o666 & ~_umask())   # mkstemp makes 0600; give what a plain open() would
     try:
         yield Path(tmp)
         with open(tmp, 'rb+') as f: os.fsync(f.fileno())
@@ -67,6 +77,7 @@ def atomic_dir(path):
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f'.{path.name}.', suffix='.tmp', dir=path.parent))
+    os.chmod(tmp, 0o777 & ~_umask())   # mkdtemp makes 0700; give what a plain mkdir would
     try:
         yield tmp
         for root,_,files in os.walk(tmp):

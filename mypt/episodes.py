@@ -13,11 +13,12 @@ from .tokens import Tokenizer, SPECIAL_TOKENS
 # %% auto #0
 __all__ = ['ROLES', 'SEGMENT_TAGS', 'EOT', 'check_episode', 'iter_jsonl', 'iter_episodes', 'read_episodes', 'write_episodes',
            'episode_segments', 'encode_segments', 'encode_episode', 'render_prompt', 'episode_text', 'episode_id',
-           'episode_group', 'length_report', 'mask_html', 'MaskView', 'episode_stats', 'explore', 'validate_file',
-           'validation_page', 'validate_main']
+           'episode_group', 'check_unique_id', 'length_report', 'mask_html', 'MaskView', 'episode_stats', 'explore',
+           'validate_file', 'validation_page', 'validate_main']
 
 # %% ../nbs/01_episodes.ipynb #80cd7dee
 ROLES = ('user', 'assistant')
+_SURROGATE = re.compile('[\ud800-\udfff]')   # what json.loads leaves of a broken \\uXXXX pair
 
 def check_episode(obj, path=None, line:int|None=None) -> dict:
     "Validate one parsed JSON value as a gold episode; return it, or raise `InputError` naming the field."
@@ -27,6 +28,7 @@ def check_episode(obj, path=None, line:int|None=None) -> dict:
         if f in obj and obj[f] is not None:
             if not isinstance(obj[f], str): err(f, f'expected a string, got {type(obj[f]).__name__}')
             if '\x00' in obj[f]: err(f, 'contains a NUL character')
+            if _SURROGATE.search(obj[f]): err(f, 'invalid unicode (lone surrogate)')
     if 'messages' not in obj: err('messages', 'missing (required: a list of {"role", "content"} objects)')
     msgs = obj['messages']
     if not isinstance(msgs, list): err('messages', f'expected a list, got {type(msgs).__name__}')
@@ -41,6 +43,7 @@ def check_episode(obj, path=None, line:int|None=None) -> dict:
         if not isinstance(c, str): err(f'{f}.content', f'expected a string, got {type(c).__name__}')
         if not c.strip(): err(f'{f}.content', 'empty')
         if '\x00' in c: err(f'{f}.content', 'contains a NUL character')
+        if _SURROGATE.search(c): err(f'{f}.content', 'invalid unicode (lone surrogate)')
         want = ROLES[i % 2]
         if m['role'] != want:
             err(f'{f}.role', 'conversation must start with a user message' if i == 0 else
@@ -69,7 +72,7 @@ def iter_jsonl(path, skip_invalid:bool=False, errors:list|None=None) -> Iterator
                 try: val = json.loads(text.rstrip('\r\n'))
                 except json.JSONDecodeError as e:
                     hint = ' (truncated line?)' if not raw.endswith(b'\n') else ''
-                    raise InputError(f'invalid JSON: {e.msg} at column {e.colno}{hint}', p, n)
+                    raise InputError(f'invalid JSON: {e.msg.removesuffix(" at")} at column {e.colno}{hint}', p, n)
                 yield n, val
             except InputError as e:
                 if not skip_invalid: raise
@@ -153,6 +156,15 @@ def episode_group(ep:dict, default=None):
     if i is None: return default
     return re.sub(r'_[a-z]{2}$', '', i)
 
+def check_unique_id(ep:dict, line:int, seen:dict, path=None):
+    "Refuse an episode whose id an earlier line already used (splits and translation links rely on ids)."
+    eid = episode_id(ep)
+    if eid is None: return
+    if eid in seen:
+        raise InputError(f'duplicate episode id {eid!r} (first used at line {seen[eid]}); every episode needs its own id',
+                         path, line, 'id' if ep.get('id') is not None else 'context')
+    seen[eid] = line
+
 def length_report(path, tok:Tokenizer|None=None, block_size:int=1024) -> dict:
     "Token length of each episode of a file, and the offenders longer than `block_size + 1`."
     tok = tok or Tokenizer()
@@ -222,8 +234,10 @@ def explore(episodes:list[dict], tok:Tokenizer|None=None):
 def validate_file(path, tok:Tokenizer|None=None, block_size:int=1024, lints:bool=True) -> dict:
     "Schema errors, over-long episodes and quality lints of a gold JSONL file."
     tok = tok or Tokenizer()
-    errors, eps, lines = [], [], []
+    errors, eps, lines, seen = [], [], [], {}
     for n, ep in iter_episodes(path, skip_invalid=True, errors=errors):
+        try: check_unique_id(ep, n, seen, Path(path))
+        except InputError as e: errors.append(e); continue
         eps.append(ep); lines.append(n)
     lens = [len(encode_episode(e, tok)[0]) for e in eps]
     over = [{'line': n, 'episode_id': episode_id(e), 'tokens': L} for n, e, L in zip(lines, eps, lens) if L > block_size + 1]

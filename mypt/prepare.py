@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 from .core import InputError, atomic_dir, sha256_file, write_json
 from .tokens import Tokenizer, ENDOFTEXT_ID, FIRST_UNUSED_ID, load_state
-from .episodes import iter_jsonl, iter_episodes, episode_segments, encode_segments, episode_id, episode_group, SEGMENT_TAGS, EOT
+from .episodes import check_unique_id, iter_jsonl, iter_episodes, episode_segments, encode_segments, episode_id, episode_group, SEGMENT_TAGS, EOT
 
 # %% auto #0
 __all__ = ['SFT_SCHEMA', 'STREAM_SCHEMA', 'TOKENS_DTYPE', 'MASK_DTYPE', 'INDEX_DTYPE', 'TOKENS_FILE', 'MASK_FILE', 'INDEX_FILE',
@@ -223,7 +223,13 @@ def prepare(input, output_dir, tokenization:str='gpt2', val_split:float=0.1, see
     source = {'file': src.name, 'sha256': sha256_file(src), 'bytes': src.stat().st_size}
     errors, groups, group_of = [], {}, array('I')    # group -> number; each valid episode's group number
     stamp = _stamp(src)
-    for n, ep in iter_episodes(src, skip_invalid, errors): group_of.append(groups.setdefault(group_key(ep, n), len(groups)))
+    seen_ids = {}   # episode id -> first line: ids tie splits and translations together, so each must be unique
+    for n, ep in iter_episodes(src, skip_invalid, errors):
+        try: check_unique_id(ep, n, seen_ids, src)
+        except InputError as e:
+            if not skip_invalid: raise
+            errors.append(e); continue
+        group_of.append(groups.setdefault(group_key(ep, n), len(groups)))
     if not groups: raise InputError('no valid episodes', src)
     invalid_lines = {e.line for e in errors}
     val_groups = split_groups(groups, val_split, seed)

@@ -65,7 +65,9 @@ def parse_config(d:dict, path=None) -> tuple[GPTConfig, TrainConfig, dict]:
     if unknown: raise InputError(f'unknown config key {unknown[0]!r} (known: {", ".join(sorted(mk | tk))})', path, field=unknown[0])
     types = {f.name: f.type for f in fields(TrainConfig)}
     for k, v in d.items():
-        if k in types: _check_type(k, v, types[k])
+        if k in types:
+            try: _check_type(k, v, types[k])
+            except InputError as e: raise InputError(e.message, path, field=e.field)
     try: mc = GPTConfig(**{k: v for k, v in d.items() if k in mk})
     except InputError as e: raise InputError(e.message, path, field=e.field)
     tc = TrainConfig(**{k: v for k, v in d.items() if k in tk})
@@ -97,6 +99,16 @@ def lr_at(it:int, tc:TrainConfig) -> float:
 
 # %% ../nbs/03_train.ipynb #ebaccb67
 from safetensors.torch import save_file, load_file
+from safetensors import SafetensorError
+
+def _save_tensors(tensors:dict, path, metadata:dict|None=None):
+    "safetensors' `save_file`, its I/O failures raised as `OSError` (a full disk is not a bug)."
+    import errno, re
+    try: save_file(tensors, str(path), metadata=metadata)
+    except SafetensorError as e:
+        m = re.search(r'os error (\d+)', str(e))
+        code = int(m.group(1)) if m else errno.EIO
+        raise OSError(code, os.strerror(code), str(path)) from e
 
 def _opt_tensors(opt) -> tuple[dict, dict]:
     ts, meta = {}, {'groups': [{k: v for k, v in g.items() if k != 'params'} for g in opt.param_groups]}
@@ -121,14 +133,14 @@ def save_checkpoint(path, model, mc:GPTConfig, tc:TrainConfig|None=None, tok_sta
     raw = getattr(model, 'module', model); raw = getattr(raw, '_orig_mod', raw)
     with atomic_dir(path) as d:
         sd = {k: v.detach().contiguous().cpu() for k, v in raw.state_dict().items() if k != 'lm_head.weight'}
-        save_file(sd, str(d/'model.safetensors'), metadata={'format': 'pt'})
+        _save_tensors(sd, d/'model.safetensors', metadata={'format': 'pt'})
         write_json(d/'config.json', {'model': mc.to_dict(), 'train': asdict(tc) if tc else None, 'step': step, **(extra or {})})
         if tok_state: write_json(d/'tokenizer_state.json', tok_state)
         if opt is not None:
             ts, meta = _opt_tensors(opt)
             ts['rng.torch'] = torch.get_rng_state()
             if torch.cuda.is_available(): ts['rng.cuda'] = torch.cuda.get_rng_state()
-            save_file({k: v.contiguous().cpu() for k, v in ts.items()}, str(d/'train_state.safetensors'))
+            _save_tensors({k: v.contiguous().cpu() for k, v in ts.items()}, d/'train_state.safetensors')
             write_json(d/'train_state.json', {'step': step, 'optimizer': meta, **(train_state or {})})
         if metrics_path and Path(metrics_path).exists(): (d/'metrics.jsonl').write_bytes(Path(metrics_path).read_bytes())
     return Path(path)
