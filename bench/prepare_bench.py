@@ -10,7 +10,7 @@
     python bench/prepare_bench.py                         # 100 MB throughput, 1 GB memory run
     python bench/prepare_bench.py --memory_mb 0           # throughput only
 """
-import argparse, json, os, random, resource, subprocess, sys, tempfile, time
+import argparse, json, os, random, subprocess, sys, tempfile, time
 from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import table, machine
@@ -38,14 +38,23 @@ def raw_tiktoken(path):
     dt = time.perf_counter() - t0
     return sum(map(len, out)), dt
 
+CHILD = """
+import sys
+from mypt.cli import main
+rc = main(['prepare', '--input', sys.argv[1], '--output_dir', sys.argv[2], '--val_split', '0.01', '--block_size', '1024'])
+hwm = [l for l in open('/proc/self/status') if l.startswith('VmHWM:')][0].split()[1]   # peak RSS of this process image
+print('PEAK_RSS_KB', hwm)
+sys.exit(rc)
+"""
+
 def run_prepare(src, out):
+    "`mypt prepare` in a fresh process that reports its own peak memory (VmHWM: ru_maxrss would include the parent's pages from before exec)."
     t0 = time.perf_counter()
-    r = subprocess.run([str(Path(sys.executable).parent/'mypt'), 'prepare', '--input', str(src), '--output_dir', str(out),
-                        '--val_split', '0.01', '--block_size', '1024'], capture_output=True, text=True)
+    r = subprocess.run([sys.executable, '-c', CHILD, str(src), str(out)], capture_output=True, text=True)
     dt = time.perf_counter() - t0
     if r.returncode: raise RuntimeError(r.stderr)
     meta = json.loads((Path(out)/'dataset_metadata.json').read_text())
-    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    peak = int(r.stdout.split('PEAK_RSS_KB')[-1].split()[0]) / 1024
     return meta, dt, peak
 
 def main():

@@ -9,8 +9,8 @@ from pathlib import Path
 from .core import InputError, repo_path, sample_dir, write_json
 
 # %% auto #0
-__all__ = ['STAGES', 'DEMO_PARAMS', 'default_params', 'parse_value', 'notebook_params', 'run_pipeline', 'PipelineError',
-           'pipeline_main', 'demo_main']
+__all__ = ['STAGES', 'DEMO_NOTE', 'DEMO_PARAMS', 'default_params', 'parse_value', 'notebook_params', 'run_pipeline',
+           'PipelineError', 'pipeline_main', 'demo_main']
 
 # %% ../nbs/06_pipeline.ipynb #faefe848
 STAGES = ['00_tokens', '01_episodes', '02_prepare', '03_train', '04_eval']
@@ -52,7 +52,7 @@ def run_pipeline(run_dir, params:dict|None=None, stages=None, kernel:str='python
         t0 = time.time(); rec = {'stage': s, 'notebook': str(dst), 'params': mine}
         try:
             pm.execute_notebook(str(src), str(dst), parameters=mine, kernel_name=kernel, cwd=str(nbs_dir),
-                                progress_bar=False, log_output=False)
+                                progress_bar=False, log_output=False, extra_arguments=['--IPKernelApp.log_level=ERROR'])
         except pm.PapermillExecutionError as e:
             rec.update(status='failed', seconds=round(time.time() - t0, 1), cell=e.exec_count, error=f'{e.ename}: {e.evalue}')
             summary['stages'].append(rec); summary['status'] = 'failed'
@@ -85,6 +85,10 @@ def pipeline_main(argv=None):
     return 0
 
 # %% ../nbs/06_pipeline.ipynb #9040d029
+DEMO_NOTE = ('Note: the demo trains a 2-layer model from scratch for a few CPU minutes. It learns the structure of the\n'
+             'task (assistant-token loss falls from about 10.8 to about 6.5) but not fluent replies, so the generation item\n'
+             'of the checklist is expected to fail here; the guide\'s targets assume fine-tuning a pretrained model\n'
+             '(mypt train --init_from_model CHECKPOINT_OR_GPT2_FOLDER) on a GPU.')
 DEMO_PARAMS = {'config_file': None, 'max_iters': 200, 'eval_interval': 50, 'max_new_tokens': 60}
 
 def demo_main(argv=None):
@@ -109,5 +113,6 @@ def demo_main(argv=None):
     print(f"  report              {p['report_dir']}")
     rep = Path(p['report_dir'])/'checklist.md'
     if rep.exists(): print('\n' + rep.read_text())
+    print(DEMO_NOTE)
     print(f"demo finished in {s['seconds']:.0f} s")
     return 0

@@ -14,7 +14,7 @@ def test_pipeline_end_to_end(tmp_path):
     for s in ('00_tokens', '01_episodes', '02_prepare', '03_train', '04_eval'):
         nb = nbformat.read(rd/'notebooks'/f'{s}.ipynb', as_version=4)
         assert any(c.get('outputs') for c in nb.cells if c.cell_type == 'code'), s    # executed, with outputs
-        assert any('injected-parameters' in c.metadata.get('tags', []) for c in nb.cells), s
+        if s != '00_tokens': assert any('injected-parameters' in c.metadata.get('tags', []) for c in nb.cells), s
     meta = json.loads((rd/'dataset'/'dataset_metadata.json').read_text())
     assert meta['schema'] == 'episode_indexed_sft_v1' and meta['num_train_episodes'] > 0
     ck = rd/'checkpoints'/'tiny'
