@@ -18,7 +18,7 @@ __all__ = ['ROLES', 'SEGMENT_TAGS', 'EOT', 'check_episode', 'iter_jsonl', 'iter_
 
 # %% ../nbs/01_episodes.ipynb #80cd7dee
 ROLES = ('user', 'assistant')
-_SURROGATE = re.compile('[\ud800-\udfff]')   # what json.loads leaves of a broken \\uXXXX pair
+_SURROGATE = re.compile('[\ud800-\udfff]')   # what json.loads leaves of a broken \uXXXX pair
 
 def check_episode(obj, path=None, line:int|None=None) -> dict:
     "Validate one parsed JSON value as a gold episode; return it, or raise `InputError` naming the field."
