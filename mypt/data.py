@@ -9,10 +9,20 @@ from .core import InputError
 from .tokens import SPECIAL_TOKENS
 
 # %% auto #0
-__all__ = ['PAD_ID', 'GPTEpisodeDataLoader', 'eval_batches', 'TokenStreamLoader', 'MemorySplit']
+__all__ = ['PAD_ID', 'pack_rows', 'GPTEpisodeDataLoader', 'eval_batches', 'TokenStreamLoader', 'MemorySplit']
 
 # %% ../nbs/03b_data.ipynb #d46ff48c
 PAD_ID = SPECIAL_TOKENS['<myPT_eot>']
+
+def pack_rows(order, lengths, T:int) -> list[list[int]]:
+    "Cut episodes taken in `order` into rows of whole episodes holding at most `T` (input, target) pairs each."
+    rows, row, used = [], [], 0
+    for i in order:
+        n = int(lengths[i]) - 1                 # an episode of L tokens gives L - 1 pairs
+        if row and used + n > T: rows.append(row); row, used = [], 0
+        row.append(int(i)); used += n
+    if row: rows.append(row)
+    return rows
 
 class GPTEpisodeDataLoader:
     "Whole-episode batches from one split of an episode-indexed dataset."
@@ -38,17 +48,14 @@ class GPTEpisodeDataLoader:
         if not self.shuffle: return self.eligible.copy()
         return np.random.default_rng([self.seed, epoch]).permutation(self.eligible)
 
-    def _epoch_rows(self, epoch:int) -> list[list[int]]:
-        "Rows of episode indices for one epoch (one per row, or packed)."
-        order = self.epoch_order(epoch)
+    def rows_of(self, order) -> list[list[int]]:
+        "Rows of episode indices for episodes taken in `order`: one per row, or packed."
         if self.mode != 'packed': return [[int(i)] for i in order]
-        rows, row, used = [], [], 0
-        for i in order:
-            n = int(self.lengths[i]) - 1
-            if row and used + n > self.T: rows.append(row); row, used = [], 0
-            row.append(int(i)); used += n
-        if row: rows.append(row)
-        return rows
+        return pack_rows(order, self.lengths, self.T)
+
+    def _epoch_rows(self, epoch:int) -> list[list[int]]:
+        "Rows of episode indices for one epoch."
+        return self.rows_of(self.epoch_order(epoch))
 
     @property
     def batches_per_epoch(self) -> int:
@@ -112,14 +119,7 @@ class GPTEpisodeDataLoader:
 # %% ../nbs/03b_data.ipynb #56a541f5
 def eval_batches(loader:GPTEpisodeDataLoader, n_batches:int):
     "Yield `n_batches` fixed batches (episodes in index order) for evaluation."
-    if loader.mode == 'packed':
-        rows, acc, cur = [], [], 0
-        for i in loader.eligible:
-            n = int(loader.lengths[i]) - 1
-            if acc and cur + n > loader.T: rows.append(acc); acc, cur = [], 0
-            acc.append(int(i)); cur += n
-        if acc: rows.append(acc)
-    else: rows = [[int(i)] for i in loader.eligible]
+    rows = loader.rows_of(loader.eligible)
     for b in range(n_batches):
         idx = [(b*loader.B + k) % len(rows) for k in range(loader.B)]
         yield loader.assemble([rows[j] for j in idx])

@@ -12,13 +12,14 @@ from .core import InputError, atomic_file, write_json
 from .tokens import SPECIAL_TOKENS, Tokenizer
 from .episodes import render_prompt
 from .generate import generate_batch, reply_text, load_tokenizer, pick_device, STOP_IDS, CLOSE_ID
-from .train import load_model
+from .train import load_model, GAP_WARN, GAP_STOP
+from .data import GPTEpisodeDataLoader
 
 # %% auto #0
-__all__ = ['GAP_WARN', 'GAP_STOP', 'ZONE_COLORS', 'DEFAULT_SYSTEM', 'DEFAULT_PROMPTS', 'CLOSED_SHARE_MIN', 'CHECKPOINT_FILES',
-           'step0_checkpoint', 'evaluate_loss', 'gap_zone', 'read_metrics', 'plot_curves', 'fake_metrics', 'prompt_ids',
-           'prompt_label', 'compare', 'comparison_summary', 'comparison_html', 'default_prompts', 'checklist',
-           'checklist_table', 'checklist_markdown', 'write_checklist', 'write_report', 'read_prompts', 'evaluate_main']
+__all__ = ['ZONE_COLORS', 'DEFAULT_SYSTEM', 'DEFAULT_PROMPTS', 'CLOSED_SHARE_MIN', 'CHECKPOINT_FILES', 'step0_checkpoint',
+           'evaluate_loss', 'gap_zone', 'read_metrics', 'plot_curves', 'fake_metrics', 'prompt_ids', 'prompt_label',
+           'compare', 'comparison_summary', 'comparison_html', 'default_prompts', 'checklist', 'checklist_table',
+           'checklist_markdown', 'write_checklist', 'write_report', 'read_prompts', 'evaluate_main']
 
 # %% ../nbs/04_eval.ipynb #469910d7
 def step0_checkpoint(ckpt_dir, out) -> Path:
@@ -53,22 +54,18 @@ def evaluate_loss(model, dataset_dir, split:str='val', batch_size:int=8) -> dict
     where = None if sp is dataset_dir else dataset_dir
     if len(lengths) and lengths.max() > T + 1:
         i = int(lengths.argmax()); raise InputError(f'episode {i} has {lengths[i]} tokens, more than block_size + 1 = {T + 1}', where, field='block_size')
-    order = [int(i) for i in np.argsort(lengths, kind='stable') if lengths[i] >= 2]
-    pad = SPECIAL_TOKENS['<myPT_eot>']
+    order = [int(i) for i in np.argsort(lengths, kind='stable') if lengths[i] >= 2]   # similar lengths share a batch
+    dl = GPTEpisodeDataLoader(sp, batch_size, T, mode='epoch', epoch_shuffle=False, device=device) if order else None
     total, count = 0.0, 0
     was_training = model.training; model.eval()
     try:
         for b in range(0, len(order), batch_size):
             rows = order[b:b + batch_size]
-            L = int(max(lengths[i] for i in rows)) - 1
-            x = np.full((len(rows), L), pad, dtype=np.int64); y = x.copy(); m = np.zeros_like(x)
-            for r, i in enumerate(rows):
-                ids, mask = sp.episode(i); n = len(ids) - 1
-                x[r, :n], y[r, :n], m[r, :n] = ids[:-1], ids[1:], mask[1:]
-            n = int(m.sum())
+            L = int(max(lengths[i] for i in rows)) - 1          # columns past the longest episode are all padding
+            batch = {k: v[:, :L] for k, v in dl.assemble([[i] for i in rows]).items()}
+            n = int(batch['mask'].sum())
             if n == 0: continue
-            t = lambda a: torch.from_numpy(a).to(device)
-            _, loss = model(t(x), t(y), t(m))
+            _, loss = model(batch['x'], batch['y'], batch['mask'])
             total += float(loss) * n; count += n
     finally: model.train(was_training)
     if count == 0: raise InputError(f'no assistant tokens in the {split} split', where)
@@ -76,7 +73,6 @@ def evaluate_loss(model, dataset_dir, split:str='val', batch_size:int=8) -> dict
     return {'loss': loss, 'perplexity': math.exp(loss), 'tokens': count, 'episodes': len(order)}
 
 # %% ../nbs/04_eval.ipynb #b9e92623
-GAP_WARN, GAP_STOP = 1.0, 2.0      # the guide's val - train gap thresholds
 ZONE_COLORS = {'ok': '#2ca02c', 'warning': '#ff7f0e', 'overfitting': '#d62728'}
 
 def gap_zone(gap:float) -> str:

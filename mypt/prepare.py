@@ -18,10 +18,10 @@ from .episodes import check_unique_id, iter_jsonl, iter_episodes, episode_segmen
 
 # %% auto #0
 __all__ = ['SFT_SCHEMA', 'STREAM_SCHEMA', 'TOKENS_DTYPE', 'MASK_DTYPE', 'INDEX_DTYPE', 'TOKENS_FILE', 'MASK_FILE', 'INDEX_FILE',
-           'META_FILE', 'TOKENIZER_FILE', 'SPLITS', 'LAYOUT', 'TEXT_SUFFIXES', 'TEXT_CHUNK_CHARS', 'encode_texts',
-           'encode_episodes', 'group_key', 'split_groups', 'episode_language', 'length_stats', 'created_at', 'prepare',
-           'print_summary', 'Shard', 'Split', 'Dataset', 'open_dataset', 'decode_episode', 'text_files',
-           'read_text_pieces', 'prepare_text', 'mix', 'prepare_main', 'prepare_text_main', 'mix_main']
+           'META_FILE', 'TOKENIZER_FILE', 'SPLITS', 'LAYOUT', 'TEXT_SUFFIXES', 'TEXT_CHUNK_CHARS', 'encode_episodes',
+           'group_key', 'split_groups', 'episode_language', 'length_stats', 'created_at', 'prepare', 'print_summary',
+           'Shard', 'Split', 'Dataset', 'open_dataset', 'decode_episode', 'text_files', 'read_text_pieces',
+           'prepare_text', 'mix', 'prepare_main', 'prepare_text_main', 'mix_main']
 
 # %% ../nbs/02_prepare.ipynb #c658838a
 SFT_SCHEMA = 'episode_indexed_sft_v1'
@@ -39,15 +39,10 @@ LAYOUT = {TOKENS_FILE: 'uint32 little-endian token ids', MASK_FILE: 'uint8 loss 
 def _threads(num_threads:int|None) -> int:
     return max(1, int(num_threads) if num_threads else min(8, os.cpu_count() or 1))
 
-def encode_texts(texts:list[str], tok:Tokenizer, num_threads:int|None=None, pool=None) -> list[list[int]]:
-    "Encode many texts as ordinary text, on several threads (`Tokenizer.encode_batch`)."
-    return tok.encode_batch(texts, num_threads=_threads(num_threads), pool=pool)
-
-# %% ../nbs/02_prepare.ipynb #cd0ff503
 def encode_episodes(episodes:list[dict], tok:Tokenizer, num_threads:int|None=None, pool=None):
     "Ids, masks and lengths of many episodes, concatenated: the same as `encode_episode` on each."
     segs = [episode_segments(ep) for ep in episodes]
-    bodies = encode_texts([text for s in segs for _, text in s], tok, num_threads, pool)
+    bodies = tok.encode_batch([text for s in segs for _, text in s], num_threads, pool)
     ids, mask, lengths, k = array('I'), array('B'), array('q'), 0
     for s in segs:
         i, m = encode_segments(s, tok, bodies[k:k+len(s)]); k += len(s)
@@ -550,7 +545,7 @@ def prepare_text(inputs, output_dir, tokenization:str='gpt2', val_split:float=0.
             h.update(name.encode() + b'\x00' + sha256_file(path).encode() + b'\n')
             n = 0
             for batch in _batched(read_text_pieces(path, chunk_chars), 8):
-                for ids in encode_texts(batch, tok, pool=pool):
+                for ids in tok.encode_batch(batch, pool=pool):
                     fs[split].write(np.asarray(ids, dtype=TOKENS_DTYPE).data); n += len(ids)
             if n == 0: skipped.append(name); continue
             fs[split].write(np.array([ENDOFTEXT_ID], dtype=TOKENS_DTYPE).data)

@@ -14,8 +14,9 @@ from .model import GPT, GPTConfig, configure_optimizer, flops_per_token
 from .data import GPTEpisodeDataLoader, TokenStreamLoader, eval_batches
 
 # %% auto #0
-__all__ = ['META_KEYS', 'SMALL_CONFIG', 'TrainConfig', 'parse_config', 'load_config', 'lr_at', 'save_checkpoint',
-           'read_checkpoint_config', 'load_model', 'check_arch', 'describe_dataset', 'fit', 'train_main']
+__all__ = ['META_KEYS', 'GAP_WARN', 'GAP_STOP', 'SMALL_CONFIG', 'TrainConfig', 'parse_config', 'load_config', 'lr_at',
+           'save_checkpoint', 'read_checkpoint_config', 'load_model', 'check_arch', 'describe_dataset', 'fit',
+           'train_main']
 
 # %% ../nbs/03_train.ipynb #ab23e277
 @dataclass
@@ -47,15 +48,18 @@ class TrainConfig:
     keep_best: bool = True                 # also keep the checkpoint with the lowest val loss
 
 META_KEYS = ('name', 'description')
+GAP_WARN, GAP_STOP = 1.0, 2.0      # the guide's val - train gap: < 1.0 ok, above 2.0 overfitting
 
-def _check_type(name, v, typ):
-    t = typ if isinstance(typ, type) else None
-    if typ in ('float | None',): ok = v is None or (isinstance(v, (int, float)) and not isinstance(v, bool))
-    elif typ in (float, 'float'): ok = isinstance(v, (int, float)) and not isinstance(v, bool)
-    elif typ in (int, 'int'): ok = isinstance(v, int) and not isinstance(v, bool)
-    elif typ in (bool, 'bool'): ok = isinstance(v, bool)
-    else: ok = isinstance(v, str)
-    if not ok: raise InputError(f'expected {typ if isinstance(typ, str) else typ.__name__}, got {type(v).__name__} {v!r}', field=name)
+_IS = {'bool': lambda v: isinstance(v, bool),
+       'int': lambda v: isinstance(v, int) and not isinstance(v, bool),
+       'float': lambda v: isinstance(v, (int, float)) and not isinstance(v, bool),
+       'str': lambda v: isinstance(v, str)}
+
+def _check_type(name, v, typ:str):
+    "Refuse a JSON value that does not fit a field annotated `typ` ('int', 'float | None', ...)."
+    optional = typ.endswith(' | None')
+    if not ((optional and v is None) or _IS[typ.removesuffix(' | None')](v)):
+        raise InputError(f'expected {typ}, got {type(v).__name__} {v!r}', field=name)
 
 def parse_config(d:dict, path=None) -> tuple[GPTConfig, TrainConfig, dict]:
     "Split a flat config dict into `(GPTConfig, TrainConfig, meta)`, refusing unknown keys and bad values."
@@ -215,12 +219,12 @@ def fit(mc:GPTConfig, tc:TrainConfig, dataset_dir, out_dir, init_from=None, resu
         meta:dict|None=None, quiet:bool=False, stop_after:int|None=None) -> list[dict]:
     "Train a GPT on a prepared dataset; checkpoints go to `out_dir`. Returns the evaluation records."
     from mypt.prepare import open_dataset
-    from mypt.tokens import load_state
+    from mypt.tokens import tokenizer_state
+    import torch.distributed as dist
     rank, world, local_rank = _ddp_env()
     say = (lambda *a: None) if quiet else (lambda *a: _print0(rank, *a))
     ds = open_dataset(dataset_dir)
-    tok_state = json.loads((Path(dataset_dir)/'tokenizer_state.json').read_text())
-    load_state(Path(dataset_dir)/'tokenizer_state.json')         # refuses a foreign tokenizer
+    tok_state = tokenizer_state(ds.tokenizer())                    # refuses a foreign tokenizer
     if mc.vocab_size < max(tok_state['special_tokens'].values()) + 1:
         raise InputError(f"vocab_size {mc.vocab_size} is too small for the dataset's tokenizer", field='vocab_size')
     bs_data = ds.meta.get('block_size')
@@ -312,25 +316,21 @@ def fit(mc:GPTConfig, tc:TrainConfig, dataset_dir, out_dir, init_from=None, resu
                 rec = {'step': it, 'train_loss': losses['train'], 'val_loss': losses['val'], 'lr': lr_at(it, tc), 'kind': 'eval'}
                 records.append(rec); log(rec)
                 say(f"step {it}: train {losses['train']:.4f}, val {losses['val']:.4f}")
-                if gap > 2.0: say(f'⚠️  val-train gap {gap:.2f} > 2.0: overfitting (consider stopping, more dropout or weight decay)')
-                elif gap > 1.0: say(f'⚠️  val-train gap {gap:.2f} > 1.0')
+                if gap > GAP_STOP: say(f'⚠️  val-train gap {gap:.2f} > {GAP_STOP}: overfitting (consider stopping, more dropout or weight decay)')
+                elif gap > GAP_WARN: say(f'⚠️  val-train gap {gap:.2f} > {GAP_WARN}')
                 prev = [r['val_loss'] for r in records[:-1]]
                 if len(prev) >= 2 and losses['val'] > prev[-1] > prev[-2]: say('⚠️  val loss rising for two evaluations in a row')
                 is_best = losses['val'] < best
                 if is_best: best = losses['val']
+                loader_state = train_dl.state_dict()
+                if world > 1:                              # every rank's loader position goes into the checkpoint
+                    gathered = [None] * world; dist.all_gather_object(gathered, loader_state); loader_state = gathered
                 if rank == 0:
-                    loader_state = train_dl.state_dict()
-                    if world > 1:
-                        import torch.distributed as dist
-                        gathered = [None] * world; dist.all_gather_object(gathered, loader_state); loader_state = gathered
                     save_checkpoint(out_dir, raw, mc, tc, tok_state, it, opt,
                                     {'loader': loader_state, 'best_val': best, 'world_size': world}, metrics_path,
                                     {'val_loss': losses['val'], 'train_loss': losses['train'], **(meta or {})})
                     if is_best and tc.keep_best:
                         save_checkpoint(out_dir/'best', raw, mc, tc, tok_state, it, extra={'val_loss': losses['val']})
-                elif world > 1:
-                    import torch.distributed as dist
-                    dist.all_gather_object([None] * world, train_dl.state_dict())
         if it >= tc.max_iters or (stop_after is not None and it >= stop_after): break
         lr = lr_at(it, tc)
         for g in opt.param_groups: g['lr'] = lr
@@ -344,7 +344,6 @@ def fit(mc:GPTConfig, tc:TrainConfig, dataset_dir, out_dir, init_from=None, resu
                 (loss / ga).backward()
             loss_sum += loss.item() / ga
         if world > 1:
-            import torch.distributed as dist
             c = torch.tensor([n_trained], device=device); dist.all_reduce(c); n_trained = int(c.item())
         useful += n_trained                            # trained tokens of this step, all ranks
         if n_trained:   # a step with no trained token leaves the weights alone (no weight decay either)
@@ -362,9 +361,7 @@ def fit(mc:GPTConfig, tc:TrainConfig, dataset_dir, out_dir, init_from=None, resu
             log(rec)
             say(f"iter {it}: loss {loss_sum:.4f}, lr {lr:.2e}, {dt*1000:.0f} ms/step, {rec['useful_tok_s']:,.0f} trained tok/s" + (f", mfu {rec['mfu']:.1%}" if 'mfu' in rec else ''))
     if rank == 0 and metrics_path.exists(): metrics_path.unlink()
-    if world > 1:
-        import torch.distributed as dist
-        dist.barrier()
+    if world > 1: dist.barrier()
     return records
 
 # %% ../nbs/03_train.ipynb #93ef53e3

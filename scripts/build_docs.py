@@ -46,14 +46,14 @@ def title_of(nb, default):
             if m: return m.group(1).strip()
     return default
 
-def write_readme():
+def write_readme(out=ROOT/'README.md'):
     from nbconvert import MarkdownExporter
     nb = strip_directives(nbformat.read(NBS/'index.ipynb', as_version=4))
     for c in nb.cells:
         if c.cell_type == 'code': c.outputs = []
     body, _ = MarkdownExporter().from_notebook_node(nb)
-    (ROOT/'README.md').write_text(body.strip() + '\n', encoding='utf-8')
-    return ROOT/'README.md'
+    Path(out).write_text(body.strip() + '\n', encoding='utf-8')
+    return Path(out)
 
 NAV_CSS = """<style>
 body{margin:0}.mypt-nav{position:fixed;top:0;left:0;bottom:0;width:220px;overflow:auto;background:#263238;padding:16px 12px;font:14px system-ui,sans-serif}
