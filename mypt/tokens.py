@@ -13,9 +13,9 @@ import tiktoken
 from .core import InputError
 
 # %% auto #0
-__all__ = ['GPT2_VOCAB', 'ENDOFTEXT_ID', 'VOCAB_SIZE', 'SPECIAL_TOKENS', 'SPECIAL_IDS', 'FIRST_UNUSED_ID', 'GPT2_SHA256',
-           'GPT2_PAT', 'gpt2_data_dir', 'verify_gpt2_files', 'Tokenizer', 'tokenizer_state', 'save_state', 'load_state',
-           'show_tokens', 'tokens_main']
+__all__ = ['GPT2_VOCAB', 'ENDOFTEXT_ID', 'VOCAB_SIZE', 'SPECIAL_TOKENS', 'SPECIAL_IDS', 'FIRST_UNUSED_ID', 'PAD_ID',
+           'GPT2_SHA256', 'GPT2_PAT', 'gpt2_data_dir', 'verify_gpt2_files', 'Tokenizer', 'tokenizer_state',
+           'save_state', 'load_state', 'show_tokens', 'tokens_main']
 
 # %% ../nbs/00_tokens.ipynb #c2a448ce
 GPT2_VOCAB = 50257          # GPT-2 BPE ids 0..50256
@@ -35,6 +35,7 @@ SPECIAL_TOKENS = {          # pinned; never renumber
 }
 SPECIAL_IDS = {i:t for t,i in SPECIAL_TOKENS.items()}
 FIRST_UNUSED_ID = max(SPECIAL_IDS) + 1   # 50276..50303 are padding rows, never valid tokens
+PAD_ID = SPECIAL_TOKENS['<myPT_eot>']     # fills batch rows past the last episode (always mask 0)
 
 # %% ../nbs/00_tokens.ipynb #dce73e74
 GPT2_SHA256 = {  # the hashes tiktoken pins for its 'gpt2' encoding

@@ -52,10 +52,10 @@ def test_sync_check_catches_unexported_edit(tmp_path):
 
 def test_sync_check_catches_outputs(tmp_path):
     root = _copy_repo(tmp_path)
-    nb = root/'nbs'/'00_core.ipynb'
+    nb = root/'nbs'/'000_core.ipynb'
     d = json.loads(nb.read_text())
     c = next(c for c in d['cells'] if c['cell_type'] == 'code')
     c['outputs'] = [{'output_type': 'stream', 'name': 'stdout', 'text': ['hi\n']}]; c['execution_count'] = 3
     nb.write_text(json.dumps(d, indent=1, ensure_ascii=False) + '\n')
     r = _check(root)
-    assert r.returncode == 1 and 'nbs/00_core.ipynb' in r.stderr, r.stderr
+    assert r.returncode == 1 and 'nbs/000_core.ipynb' in r.stderr, r.stderr
