@@ -8,17 +8,18 @@ import argparse, csv, hashlib, html, json, os, random, re, sys, time, traceback
 from dataclasses import dataclass, field
 from itertools import zip_longest
 from pathlib import Path
-from .core import InputError, atomic_file
-from .episodes import iter_episodes, read_episodes, write_episodes, check_episode, episode_id, episode_group
+from typing import Annotated
+from .core import InputError, Arg, UsageError, atomic_file, command
+from .episodes import code_spans, fenced_blocks, inline_code, iter_episodes, read_episodes, write_episodes, check_episode, episode_id, episode_group
 
 # %% auto #0
-__all__ = ['ID_COLUMNS', 'FENCE_RE', 'INLINE_RE', 'PROTOCOL', 'MAX_REQUEST_BYTES', 'FORMALITIES', 'RATIO_RANGE',
-           'MIN_RATIO_CHARS', 'SHARED_RUN_WORDS', 'FLAGS', 'escape_line', 'unescape_line', 'read_lines', 'write_lines',
-           'extract_messages', 'write_episode_ids', 'read_episode_ids', 'extract_main', 'code_spans', 'fenced_blocks',
-           'inline_code', 'prose', 'read_glossary', 'Protected', 'to_swiss', 'protect', 'placeholders_ok', 'restore',
-           'cache_key', 'TranslationCache', 'TranslationStopped', 'translate_messages', 'read_dotenv', 'load_api_key',
-           'redact', 'DeepLBackend', 'translate_main', 'translated_context', 'translated_episode', 'recombine',
-           'recombine_main', 'merge_bilingual', 'merge_main', 'shared_run', 'review_row', 'review_table', 'review_html']
+__all__ = ['ID_COLUMNS', 'PROTOCOL', 'MAX_REQUEST_BYTES', 'FORMALITIES', 'RATIO_RANGE', 'MIN_RATIO_CHARS', 'SHARED_RUN_WORDS',
+           'FLAGS', 'escape_line', 'unescape_line', 'read_lines', 'write_lines', 'extract_messages',
+           'write_episode_ids', 'read_episode_ids', 'extract_main', 'prose', 'read_glossary', 'Protected', 'to_swiss',
+           'protect', 'placeholders_ok', 'restore', 'cache_key', 'TranslationCache', 'TranslationStopped',
+           'translate_messages', 'read_dotenv', 'load_api_key', 'redact', 'DeepLBackend', 'translate_main',
+           'translated_context', 'translated_episode', 'recombine', 'recombine_main', 'merge_bilingual', 'merge_main',
+           'shared_run', 'review_row', 'review_table', 'review_html']
 
 # %% ../nbs/01b_bilingual.ipynb #28ad492c
 _NEEDS_ESCAPE = re.compile('[\\\\\x00-\x1f\x7f\x85\u2028\u2029]')
@@ -100,14 +101,13 @@ def read_episode_ids(path) -> list[dict]:
     return rows
 
 # %% ../nbs/01b_bilingual.ipynb #f5e87929
-def extract_main(argv:list[str]|None=None) -> int:
+@command('mypt extract', 'Extract user and assistant messages for translation, one escaped message per line.')
+def extract_main(input:str,                # gold episodes (JSONL)
+                 output_dir:str='data/temp',  # folder for user_messages_en.txt, assistant_messages_en.txt, episode_ids.txt
+                 ) -> int:
     "`mypt extract`: write user/assistant message files and the episode map for translation."
-    ap = argparse.ArgumentParser(prog='mypt extract', description='Extract user and assistant messages for translation, one escaped message per line.')
-    ap.add_argument('--input', required=True, help='gold episodes (JSONL)')
-    ap.add_argument('--output_dir', default='data/temp', help='folder for user_messages_en.txt, assistant_messages_en.txt, episode_ids.txt')
-    a = ap.parse_args(argv)
-    user, assistant, rows = extract_messages(a.input)
-    out = Path(a.output_dir)
+    user, assistant, rows = extract_messages(input)
+    out = Path(output_dir)
     write_lines(out/'user_messages_en.txt', user)
     write_lines(out/'assistant_messages_en.txt', assistant)
     write_episode_ids(out/'episode_ids.txt', rows)
@@ -117,28 +117,6 @@ def extract_main(argv:list[str]|None=None) -> int:
     return 0
 
 # %% ../nbs/01b_bilingual.ipynb #d4c9f9e2
-FENCE_RE = re.compile(r'(?P<f>`{3,})[\s\S]*?(?:(?<!`)(?P=f)(?!`)|\Z)'
-                      r'|^[ \t]*(?P<t>~{3,})[^\n]*\n[\s\S]*?(?:^[ \t]*(?P=t)~*[ \t]*$|\Z)', re.M)
-INLINE_RE = re.compile(r'(?<!`)(`{1,2})(?!`)[^\n]*?[^`\n]\1(?!`)')
-
-def code_spans(text:str) -> list[tuple[int, int, str]]:
-    "`(start, end, kind)` of each fenced block (`'block'`) and inline code span (`'inline'`), in order."
-    spans, pos = [], 0
-    def inline(a, b):
-        spans.extend((a + m.start(), a + m.end(), 'inline') for m in INLINE_RE.finditer(text[a:b]))
-    for m in FENCE_RE.finditer(text):
-        inline(pos, m.start()); spans.append((m.start(), m.end(), 'block')); pos = m.end()
-    inline(pos, len(text))
-    return spans
-
-def fenced_blocks(text:str) -> list[str]:
-    "The fenced code blocks of a message, in order."
-    return [text[a:b] for a, b, k in code_spans(text) if k == 'block']
-
-def inline_code(text:str) -> list[str]:
-    "The inline code spans of a message, in order."
-    return [text[a:b] for a, b, k in code_spans(text) if k == 'inline']
-
 def prose(text:str) -> str:
     "A message with all code removed: the part that gets translated."
     out, pos = [], 0
@@ -398,43 +376,43 @@ class DeepLBackend:
 # %% ../nbs/01b_bilingual.ipynb #dae51aec
 FORMALITIES = ('default', 'more', 'less', 'prefer_more', 'prefer_less')
 
-def translate_main(argv:list[str]|None=None) -> int:
+@command('mypt translate', 'Translate extracted messages with DeepL; code is never sent; resumable.')
+def translate_main(input_dir:str='data/temp',  # folder with user_messages_en.txt and assistant_messages_en.txt
+                   output_dir:str=None,        # folder for the translated files (default: --input_dir)
+                   source_lang:str='EN',
+                   target_lang:str='DE',
+                   glossary:str=None,          # TSV/CSV of English -> German terms to pin
+                   batch_size:int=25,          # texts per request (1-50)
+                   cache:str=None,             # translation cache (default: OUTPUT_DIR/translation_cache.jsonl)
+                   swiss:bool=False,           # Swiss spelling: write "ss" for "ß"
+                   formality:Annotated[str, Arg(choices=FORMALITIES)]=None,
+                   server_url:str=None,        # DeepL API server (default: chosen by the key)
+                   max_retries:int=5,          # retries for HTTP 429, 5xx and lost connections
+                   backoff_base:float=1.0,     # first retry delay in seconds; doubles each retry
+                   dry_run:bool=False,         # count what would be sent, send nothing
+                   ) -> int:
     "`mypt translate`: translate extracted messages with DeepL (cached, resumable, code-safe)."
-    ap = argparse.ArgumentParser(prog='mypt translate', description='Translate extracted messages with DeepL; code is never sent; resumable.')
-    ap.add_argument('--input_dir', default='data/temp', help='folder with user_messages_en.txt and assistant_messages_en.txt')
-    ap.add_argument('--output_dir', default=None, help='folder for the translated files (default: --input_dir)')
-    ap.add_argument('--source_lang', default='EN'); ap.add_argument('--target_lang', default='DE')
-    ap.add_argument('--glossary', default=None, help='TSV/CSV of English -> German terms to pin')
-    ap.add_argument('--batch_size', type=int, default=25, help='texts per request (1-50)')
-    ap.add_argument('--cache', default=None, help='translation cache (default: OUTPUT_DIR/translation_cache.jsonl)')
-    ap.add_argument('--swiss', action='store_true', help='Swiss spelling: write "ss" for "ß"')
-    ap.add_argument('--formality', choices=FORMALITIES, default=None)
-    ap.add_argument('--server_url', default=None, help='DeepL API server (default: chosen by the key)')
-    ap.add_argument('--max_retries', type=int, default=5, help='retries for HTTP 429, 5xx and lost connections')
-    ap.add_argument('--backoff_base', type=float, default=1.0, help='first retry delay in seconds; doubles each retry')
-    ap.add_argument('--dry_run', action='store_true', help='count what would be sent, send nothing')
-    a = ap.parse_args(argv)
-    if not 1 <= a.batch_size <= 50: ap.error('--batch_size must be between 1 and 50 (DeepL takes at most 50 texts per request)')
-    if a.max_retries < 0 or a.backoff_base < 0: ap.error('--max_retries and --backoff_base must not be negative')
-    src, tgt = a.source_lang.lower(), a.target_lang.lower()
-    in_dir, out_dir = Path(a.input_dir), Path(a.output_dir or a.input_dir)
+    if not 1 <= batch_size <= 50: raise UsageError('--batch_size must be between 1 and 50 (DeepL takes at most 50 texts per request)')
+    if max_retries < 0 or backoff_base < 0: raise UsageError('--max_retries and --backoff_base must not be negative')
+    src, tgt = source_lang.lower(), target_lang.lower()
+    in_dir, out_dir = Path(input_dir), Path(output_dir or input_dir)
     sources = {k: read_lines(in_dir/f'{k}_messages_{src}.txt') for k in ('user', 'assistant')}
     texts = sources['user'] + sources['assistant']
-    glossary = read_glossary(a.glossary) if a.glossary else {}
-    cache = TranslationCache(a.cache or out_dir/'translation_cache.jsonl')
-    options = {'formality': a.formality} if a.formality else {}
-    if a.dry_run:
-        prot = {t: protect(t, glossary) for t in dict.fromkeys(texts)}
-        todo = [t for t, p in prot.items() if p.needs_translation and cache_key(t, a.source_lang, a.target_lang, {'glossary': sorted(glossary.items()), **options}) not in cache]
+    terms = read_glossary(glossary) if glossary else {}
+    store = TranslationCache(cache or out_dir/'translation_cache.jsonl')
+    options = {'formality': formality} if formality else {}
+    if dry_run:
+        prot = {t: protect(t, terms) for t in dict.fromkeys(texts)}
+        todo = [t for t, p in prot.items() if p.needs_translation and cache_key(t, source_lang, target_lang, {'glossary': sorted(terms.items()), **options}) not in store]
         print(f'translate (dry run): {len(texts)} messages, {len(todo)} to send, {sum(len(prot[t].xml) for t in todo)} characters '
               f'(code excluded: {sum(len(t) - len(prot[t].xml) for t in todo)} characters saved)')
         return 0
     key = load_api_key()
     t0 = time.time()
     try:
-        backend = DeepLBackend(key, a.source_lang, a.target_lang, a.server_url, a.formality, a.max_retries, a.backoff_base,
+        backend = DeepLBackend(key, source_lang, target_lang, server_url, formality, max_retries, backoff_base,
                                log=lambda s: print(redact(s, key), flush=True))
-        out = translate_messages(texts, backend, cache, a.source_lang, a.target_lang, glossary, options, a.batch_size, a.swiss,
+        out = translate_messages(texts, backend, store, source_lang, target_lang, terms, options, batch_size, swiss,
                                  log=lambda s: print(redact(s, key), flush=True))
     except TranslationStopped as e:
         print(f'mypt translate: error: stopped: {redact(str(e), key)}', file=sys.stderr); return 1
@@ -515,22 +493,21 @@ def _lang(s:str) -> str:
     if not _LANG_RE.match(s): raise argparse.ArgumentTypeError(f'expected a two-letter lowercase language code such as de, got {s!r}')
     return s
 
-def recombine_main(argv:list[str]|None=None) -> int:
+@command('mypt recombine', 'Rebuild translated episodes from the original file and the translated message files.')
+def recombine_main(original:str,                  # the English gold episodes that were extracted
+                   user_translated:str=None,      # default: data/temp/user_messages_LANG.txt
+                   assistant_translated:str=None, # default: data/temp/assistant_messages_LANG.txt
+                   *, output:str,                 # translated episodes (JSONL)
+                   language:Annotated[str, Arg(type=_lang)]='de',
+                   episode_ids:str=None,          # message map from `mypt extract` (default: episode_ids.txt beside the user file, if there)
+                   ) -> int:
     "`mypt recombine`: rebuild episodes from translated message files."
-    ap = argparse.ArgumentParser(prog='mypt recombine', description='Rebuild translated episodes from the original file and the translated message files.')
-    ap.add_argument('--original', required=True, help='the English gold episodes that were extracted')
-    ap.add_argument('--user_translated', default=None, help='default: data/temp/user_messages_LANG.txt')
-    ap.add_argument('--assistant_translated', default=None, help='default: data/temp/assistant_messages_LANG.txt')
-    ap.add_argument('--output', required=True)
-    ap.add_argument('--language', type=_lang, default='de')
-    ap.add_argument('--episode_ids', default=None, help='message map from `mypt extract` (default: episode_ids.txt beside the user file, if there)')
-    a = ap.parse_args(argv)
-    ut = Path(a.user_translated or f'data/temp/user_messages_{a.language}.txt')
-    at = Path(a.assistant_translated or f'data/temp/assistant_messages_{a.language}.txt')
-    ids = a.episode_ids or (ut.parent/'episode_ids.txt' if (ut.parent/'episode_ids.txt').is_file() else None)
-    eps = recombine(a.original, ut, at, a.language, ids)
-    write_episodes(a.output, eps)
-    print(f'recombine: {len(eps)} episodes ({sum(len(e["messages"]) for e in eps)} messages) in {a.language} -> {a.output}'
+    ut = Path(user_translated or f'data/temp/user_messages_{language}.txt')
+    at = Path(assistant_translated or f'data/temp/assistant_messages_{language}.txt')
+    ids = episode_ids or (ut.parent/'episode_ids.txt' if (ut.parent/'episode_ids.txt').is_file() else None)
+    eps = recombine(original, ut, at, language, ids)
+    write_episodes(output, eps)
+    print(f'recombine: {len(eps)} episodes ({sum(len(e["messages"]) for e in eps)} messages) in {language} -> {output}'
           + (f' (checked against {ids})' if ids else ''))
     return 0
 
@@ -561,21 +538,22 @@ def merge_bilingual(english, german, shuffle:bool=False, seed:int=42) -> tuple[l
     return out, {'english': len(en_eps), 'german': len(de_eps), 'pairs': len(twins), 'total': len(out),
                  'english_only': english_only, 'shuffled': shuffle, 'seed': seed if shuffle else None}
 
-def merge_main(argv:list[str]|None=None) -> int:
+@command('mypt merge', 'Merge English and German episodes into one bilingual file.')
+def merge_main(english:str,
+               german:str,
+               output:str,
+               shuffle:bool=False,  # shuffle the merged episodes (deterministic for a given --seed)
+               seed:int=42,
+               ) -> int:
     "`mypt merge`: merge English and German episodes, keeping their link."
-    ap = argparse.ArgumentParser(prog='mypt merge', description='Merge English and German episodes into one bilingual file.')
-    ap.add_argument('--english', required=True); ap.add_argument('--german', required=True); ap.add_argument('--output', required=True)
-    ap.add_argument('--shuffle', action='store_true', help='shuffle the merged episodes (deterministic for a given --seed)')
-    ap.add_argument('--seed', type=int, default=42)
-    a = ap.parse_args(argv)
-    eps, rep = merge_bilingual(a.english, a.german, a.shuffle, a.seed)
+    eps, rep = merge_bilingual(english, german, shuffle, seed)
     if rep['english_only']:
         ids = rep['english_only']
         print(f'mypt merge: warning: {len(ids)} English episodes have no German counterpart: '
               + ', '.join(ids[:10]) + (f', … ({len(ids) - 10} more)' if len(ids) > 10 else ''), file=sys.stderr)
-    write_episodes(a.output, eps)
+    write_episodes(output, eps)
     print(f"merge: {rep['english']} English + {rep['german']} German = {rep['total']} episodes ({rep['pairs']} pairs)"
-          + (f", shuffled with seed {a.seed}" if a.shuffle else '') + f' -> {a.output}')
+          + (f", shuffled with seed {seed}" if shuffle else '') + f' -> {output}')
     return 0
 
 # %% ../nbs/01b_bilingual.ipynb #772c414a

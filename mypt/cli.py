@@ -6,6 +6,7 @@
 from __future__ import annotations
 import importlib, sys
 from .core import InputError
+from . import __version__
 
 # %% auto #0
 __all__ = ['COMMANDS', 'main', 'entry']
@@ -13,7 +14,7 @@ __all__ = ['COMMANDS', 'main', 'entry']
 # %% ../nbs/07_cli.ipynb #24a438a5
 COMMANDS = {  # name: (module, function, one-line help)
     'tokens':      ('mypt.tokens',    'tokens_main',    'show how a text is tokenized'),
-    'validate':    ('mypt.episodes',  'validate_main',  'check a gold JSONL file (schema, lengths, lints) or a prepared dataset'),
+    'validate':    ('mypt.validate',  'validate_main',  'check a gold JSONL file (schema, lengths, lints) or a prepared dataset'),
     'diversity':   ('mypt.diversity', 'diversity_main', 'diversity and quality report of a gold JSONL file'),
     'diversify':   ('mypt.diversity', 'diversify_main', 'rewrite user messages from a rewrite file, deterministically'),
     'extract':     ('mypt.bilingual', 'extract_main',   'extract user/assistant messages for translation'),
@@ -44,7 +45,7 @@ def main(argv:list[str]|None=None) -> int:
     if not argv or argv[0] in ('-h', '--help', 'help'):
         print(_usage()); return 0
     if argv[0] in ('-V', '--version'):
-        from mypt import __version__; print(f'mypt {__version__}'); return 0
+        print(f'mypt {__version__}'); return 0
     name, rest = argv[0], argv[1:]
     if name not in COMMANDS:
         print(f"mypt: unknown command {name!r}\n\n{_usage()}", file=sys.stderr); return 2

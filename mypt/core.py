@@ -6,10 +6,13 @@
 from __future__ import annotations
 import ctypes, hashlib, json, os, shutil, tempfile
 from contextlib import contextmanager
+from dataclasses import fields
 from pathlib import Path
+import mypt
 
 # %% auto #0
-__all__ = ['InputError', 'atomic_file', 'write_json', 'atomic_dir', 'sha256_file', 'sample_dir', 'repo_path']
+__all__ = ['InputError', 'atomic_file', 'write_json', 'atomic_dir', 'sha256_file', 'sample_dir', 'repo_path', 'check_fields',
+           'Arg', 'UsageError', 'command_parser', 'command']
 
 # %% ../nbs/000_core.ipynb #ee7be26d
 class InputError(Exception):
@@ -109,5 +112,97 @@ def sample_dir() -> Path:
 
 def repo_path(*parts) -> Path:
     "A path inside the mypt source tree (notebooks, configs, bundled data)."
-    import mypt
     return Path(mypt.__file__).resolve().parent.parent.joinpath(*parts)
+
+# %% ../nbs/000_core.ipynb #bbe950dc
+_FITS = {'bool': lambda v: isinstance(v, bool),
+         'int': lambda v: isinstance(v, int) and not isinstance(v, bool),
+         'float': lambda v: isinstance(v, (int, float)) and not isinstance(v, bool),
+         'str': lambda v: isinstance(v, str)}
+_WORDS = {'bool': 'true or false', 'int': 'int', 'float': 'a number', 'str': 'a string'}
+
+def check_fields(cfg, rules:dict|None=None):
+    "Check a config dataclass: each value against its annotation, then `rules` ({field: (ok, rule)})."
+    for f in fields(cfg):
+        v, typ = getattr(cfg, f.name), str(f.type)
+        optional = typ.endswith(' | None')
+        base = typ.removesuffix(' | None')
+        if base in _FITS and not ((optional and v is None) or _FITS[base](v)):
+            raise InputError(f"expected {_WORDS[base]}{' or null' if optional else ''}, got {type(v).__name__} {v!r}", field=f.name)
+    for name, (ok, rule) in (rules or {}).items():
+        v = getattr(cfg, name)
+        if v is not None and not ok(v): raise InputError(f'{rule}, got {v!r}', field=name)
+
+# %% ../nbs/000_core.ipynb #4a82cff7
+import argparse, functools, inspect, types
+from typing import Annotated, Literal, Union, get_args, get_origin, get_type_hints
+
+# %% ../nbs/000_core.ipynb #809ba946
+class Arg:
+    "What a signature cannot say about a command-line argument; written as `Annotated[T, Arg(...)]`."
+    def __init__(self, *flags:str, positional:bool=False, one_of:str|None=None, **kwargs):
+        self.flags,self.positional,self.one_of,self.kwargs = flags,positional,one_of,kwargs
+
+class UsageError(Exception):
+    "A combination of flags a command refuses: argparse reports it (usage, message), exit status 2."
+
+# %% ../nbs/000_core.ipynb #222bde2a
+def _unwrap(hint) -> tuple:
+    "`Annotated[T, Arg(...)]` and `T|None` -> (T, its `Arg`)."
+    arg = Arg()
+    if get_origin(hint) is Annotated:
+        hint, *meta = get_args(hint)
+        arg = next((m for m in meta if isinstance(m, Arg)), arg)
+    if get_origin(hint) in (Union, types.UnionType): hint = next(a for a in get_args(hint) if a is not type(None))
+    return hint, arg
+
+def _implied(name:str, hint, default) -> dict:
+    "The `add_argument` keywords a type implies: store_true, choices, nargs, type."
+    if hint is bool:
+        if default is not False: raise TypeError(f'{name}: a bool parameter must default to False (it is a store_true flag)')
+        return {'action': 'store_true'}
+    kw = {}
+    if get_origin(hint) is Literal: kw['choices'] = list(get_args(hint)); hint = type(kw['choices'][0])
+    elif list in (hint, get_origin(hint)): kw['nargs'] = '+'; hint = (get_args(hint) or (str,))[0]
+    return {**kw, 'type': hint if isinstance(hint, type) else str}
+
+def _add_argument(p:argparse.ArgumentParser, groups:dict, name:str, hint, default, help:str|None):
+    "Add parameter `name` to `p` (its mutually exclusive group from `groups`)."
+    hint, arg = _unwrap(hint)
+    required = default is inspect.Parameter.empty
+    kw = {**_implied(name, hint, default), 'help': help and help.replace('%', '%%'), **arg.kwargs}
+    if not required: kw['default'] = list(default) if kw.get('action') == 'append' else default
+    if arg.positional: return p.add_argument(name, **({'nargs': '?'} if not required else {}) | kw)
+    flags = arg.flags or (f'--{name}',)
+    if not arg.one_of: return p.add_argument(*flags, dest=name, required=required, **kw)
+    if arg.one_of not in groups: groups[arg.one_of] = p.add_mutually_exclusive_group()
+    groups[arg.one_of].required |= required
+    groups[arg.one_of].add_argument(*flags, dest=name, **kw)
+
+def _comments(f) -> dict:
+    "The docments comment of each parameter of `f` (none where its source cannot be read)."
+    from fastcore.docments import docments   # imported when a command runs, so `import mypt` stays light
+    try: return docments(f)
+    except (OSError, TypeError): return {}
+
+def command_parser(f, prog:str, description:str) -> argparse.ArgumentParser:
+    "The argparse parser of `f`: an argument per parameter, typed by its annotation, helped by its comment."
+    p, groups = argparse.ArgumentParser(prog=prog, description=description), {}
+    hints, docs = get_type_hints(f, include_extras=True), _comments(f)
+    for name, prm in inspect.signature(f).parameters.items():
+        _add_argument(p, groups, name, hints.get(name, str), prm.default, docs.get(name))
+    return p
+
+# %% ../nbs/000_core.ipynb #ffa06cae
+def command(prog:str, description:str):
+    "Decorator: `f(argv=None)` parses `argv` (None: `sys.argv[1:]`) into `f`'s parameters, then calls `f` with them."
+    def deco(f):
+        @functools.wraps(f)
+        def main(argv:list[str]|None=None):
+            p = command_parser(f, prog, description)
+            kwargs = vars(p.parse_args(argv))
+            try: return f(**kwargs)
+            except UsageError as e: p.error(str(e))
+        main.parser = functools.partial(command_parser, f, prog, description)
+        return main
+    return deco

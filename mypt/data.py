@@ -4,16 +4,18 @@
 
 # %% ../nbs/02b_data.ipynb #8f6c6ab3
 from __future__ import annotations
+import bisect
 import numpy as np, torch
 from .core import InputError
 from .tokens import SPECIAL_TOKENS, PAD_ID
 
 # %% auto #0
-__all__ = ['pack_rows', 'GPTEpisodeDataLoader', 'eval_batches', 'TokenStreamLoader', 'MemorySplit']
+__all__ = ['pack_rows_greedy', 'pack_rows', 'GPTEpisodeDataLoader', 'eval_batches', 'TokenStreamLoader', 'MemorySplit',
+           'packing_summary', 'format_packing']
 
-# %% ../nbs/02b_data.ipynb #d46ff48c
-def pack_rows(order, lengths, T:int) -> list[list[int]]:
-    "Cut episodes taken in `order` into rows of whole episodes holding at most `T` (input, target) pairs each."
+# %% ../nbs/02b_data.ipynb #62178098
+def pack_rows_greedy(order, lengths, T:int) -> list[list[int]]:
+    "Cut episodes taken in `order` into rows of whole episodes holding at most `T` (input, target) pairs each (next-fit)."
     rows, row, used = [], [], 0
     for i in order:
         n = int(lengths[i]) - 1                 # an episode of L tokens gives L - 1 pairs
@@ -22,38 +24,74 @@ def pack_rows(order, lengths, T:int) -> list[list[int]]:
     if row: rows.append(row)
     return rows
 
+# %% ../nbs/02b_data.ipynb #b97c232b
+def pack_rows(order, lengths, T:int, window:int|None=1024, bucket:int|None=None) -> list[list[int]]:
+    "Best-fit decreasing over windows of `window` episodes of `order`: rows of whole episodes, at most `T` pairs each."
+    order, lengths = np.asarray(order, dtype=np.int64), np.asarray(lengths, dtype=np.int64)
+    bucket = bucket or max(1, T // 32)
+    n_win = max(1, -(-len(order) // window)) if window else 1
+    rows = []
+    for w in np.array_split(order, n_win):                        # equal windows: no tiny last one
+        w = w[np.argsort(-(lengths[w] // bucket), kind='stable')]   # longest first; ties keep `order`
+        free = []                                                 # sorted (space left, row)
+        for i in w:
+            n = int(lengths[i]) - 1
+            k = bisect.bisect_left(free, (n, -1))                 # the fullest row that still holds it
+            if k == len(free): rows.append([int(i)]); bisect.insort(free, (T - n, len(rows) - 1))
+            else: space, r = free.pop(k); rows[r].append(int(i)); bisect.insort(free, (space - n, r))
+    return rows
+
+# %% ../nbs/02b_data.ipynb #ffacb1c4
 class GPTEpisodeDataLoader:
     "Whole-episode batches from one split of an episode-indexed dataset."
     def __init__(self, split, batch_size:int, block_size:int, mode:str='epoch', epoch_seed:int=1337,
                  epoch_shuffle:bool=True, epoch_drop_last:bool=True, episode_min_tokens:int=0,
-                 rank:int=0, world_size:int=1, device='cpu', use_loss_mask:bool=True):
+                 rank:int=0, world_size:int=1, device='cpu', use_loss_mask:bool=True,
+                 packer:str='bfd', pack_window:int=1024):
         if mode not in ('epoch', 'random', 'packed'): raise InputError(f"expected 'epoch', 'random' or 'packed', got {mode!r}", field='batch_sampling_mode')
+        if packer not in ('bfd', 'greedy'): raise InputError(f"expected 'bfd' or 'greedy', got {packer!r}", field='packer')
         self.split, self.B, self.T, self.mode = split, batch_size, block_size, mode
         self.seed, self.shuffle, self.drop_last = epoch_seed, epoch_shuffle, epoch_drop_last
         self.rank, self.world, self.device, self.use_loss_mask = rank, world_size, device, use_loss_mask
+        self.packer, self.pack_window = packer, pack_window
         lengths = np.asarray(split.lengths, dtype=np.int64)
         too_long = np.nonzero(lengths > block_size + 1)[0]
         if len(too_long): raise InputError(f'episode {int(too_long[0])} has {int(lengths[too_long[0]])} tokens, more than block_size + 1 = {block_size + 1} (prepare the dataset with --block_size {block_size})', field='block_size')
         self.eligible = np.nonzero(lengths >= max(episode_min_tokens, 2))[0]
         if len(self.eligible) == 0: raise InputError(f'no episodes with at least {max(episode_min_tokens, 2)} tokens', field='episode_min_tokens')
         self.lengths = lengths
+        self.weighted = use_loss_mask and getattr(split, 'has_weights', False)   # mask_weighted.bin, as upstream reads it
         self.epoch, self.cursor, self.steps = 0, 0, 0
         self._rows = None
 
     # --- order ---------------------------------------------------------------------------------
+    @property
+    def packing(self) -> str|None:
+        "The packer in use: None (one episode per row), 'greedy' (also whenever the file order is kept) or 'bfd'."
+        if self.mode != 'packed': return None
+        return 'bfd' if self.packer == 'bfd' and self.shuffle else 'greedy'
+
     def epoch_order(self, epoch:int) -> np.ndarray:
-        "Episode indices of `epoch`, from `epoch_seed` and `epoch` only."
+        "Episode indices of `epoch` in the order they are visited, from `epoch_seed` and `epoch` only."
+        if self.mode == 'packed': return np.array([i for r in self._epoch_rows(epoch) for i in r], dtype=np.int64)
         if not self.shuffle: return self.eligible.copy()
         return np.random.default_rng([self.seed, epoch]).permutation(self.eligible)
 
-    def rows_of(self, order) -> list[list[int]]:
-        "Rows of episode indices for episodes taken in `order`: one per row, or packed."
-        if self.mode != 'packed': return [[int(i)] for i in order]
-        return pack_rows(order, self.lengths, self.T)
-
     def _epoch_rows(self, epoch:int) -> list[list[int]]:
-        "Rows of episode indices for one epoch."
-        return self.rows_of(self.epoch_order(epoch))
+        "Rows of episode indices for one epoch: one episode per row, or packed."
+        if self.mode != 'packed': return [[int(i)] for i in self.epoch_order(epoch)]
+        if not self.shuffle: return pack_rows_greedy(self.eligible, self.lengths, self.T)   # file order: nothing may reorder it
+        rng = np.random.default_rng([self.seed, epoch])
+        order = rng.permutation(self.eligible)
+        if self.packing == 'greedy': return pack_rows_greedy(order, self.lengths, self.T)
+        rows = pack_rows(order, self.lengths, self.T, self.pack_window)
+        return [rows[k] for k in rng.permutation(len(rows))]   # a fresh order of rows each epoch
+
+    def eval_rows(self) -> list[list[int]]:
+        "Fixed rows for evaluation: every eligible episode once, packed like training, independent of the seed."
+        if self.mode != 'packed': return [[int(i)] for i in self.eligible]
+        if self.packer == 'greedy': return pack_rows_greedy(self.eligible, self.lengths, self.T)   # (file order need not be kept here)
+        return sorted(pack_rows(self.eligible, self.lengths, self.T, self.pack_window), key=min)   # in file order of their first episode
 
     @property
     def batches_per_epoch(self) -> int:
@@ -85,7 +123,7 @@ class GPTEpisodeDataLoader:
         "Tensors x, y, mask (and pos, doc when packed) for rows of episode indices."
         B, T = len(rows), self.T
         x = np.full((B, T), PAD_ID, dtype=np.int64); y = np.full((B, T), PAD_ID, dtype=np.int64)
-        m = np.zeros((B, T), dtype=np.int64)
+        m = np.zeros((B, T), dtype=np.float32 if self.weighted else np.int64)   # 0/1, or loss weights
         packed = self.mode == 'packed'
         if packed: pos = np.zeros((B, T), dtype=np.int64); doc = np.full((B, T), -1, dtype=np.int64)
         for r, row in enumerate(rows):
@@ -94,7 +132,8 @@ class GPTEpisodeDataLoader:
                 ids, mask = self.split.episode(i)
                 n = len(ids) - 1
                 x[r, at:at+n] = ids[:-1]; y[r, at:at+n] = ids[1:]
-                m[r, at:at+n] = mask[1:] if self.use_loss_mask else 1
+                if self.weighted: m[r, at:at+n] = self.split.weights(i)[1:]
+                else: m[r, at:at+n] = mask[1:] if self.use_loss_mask else 1
                 if packed: pos[r, at:at+n] = np.arange(n); doc[r, at:at+n] = d
                 at += n
             if packed and at < T: pos[r, at:] = np.arange(T - at); doc[r, at:] = len(row)   # padding: its own block
@@ -108,19 +147,24 @@ class GPTEpisodeDataLoader:
 
     # --- resume --------------------------------------------------------------------------------
     def state_dict(self) -> dict:
-        return {'epoch': self.epoch, 'cursor': self.cursor, 'steps': self.steps, 'mode': self.mode, 'seed': self.seed}
+        return {'epoch': self.epoch, 'cursor': self.cursor, 'steps': self.steps, 'mode': self.mode, 'seed': self.seed,
+                'packer': self.packer, 'pack_window': self.pack_window}
     def load_state_dict(self, st:dict):
         if st.get('mode', self.mode) != self.mode or st.get('seed', self.seed) != self.seed:
             raise InputError(f"loader state was saved for mode={st.get('mode')!r}, seed={st.get('seed')!r}", field='loader_state')
+        packer = st.get('packer', 'greedy')          # states written before best-fit packing were packed greedily
+        if packer not in ('bfd', 'greedy'): raise InputError(f"loader state has packer={packer!r}", field='loader_state')
+        self.packer, self.pack_window = packer, st.get('pack_window', self.pack_window)
         self.epoch, self.cursor, self.steps = int(st['epoch']), int(st['cursor']), int(st['steps'])
+        self._rows = None
 
-# %% ../nbs/02b_data.ipynb #56a541f5
+# %% ../nbs/02b_data.ipynb #d78cb886
 def eval_batches(loader:GPTEpisodeDataLoader, n_batches:int):
-    "Yield `n_batches` fixed batches (episodes in index order) for evaluation."
-    rows = loader.rows_of(loader.eligible)
-    for b in range(n_batches):
-        idx = [(b*loader.B + k) % len(rows) for k in range(loader.B)]
-        yield loader.assemble([rows[j] for j in idx])
+    "Yield at most `n_batches` fixed batches for evaluation, each eligible episode at most once."
+    rows, B = loader.eval_rows(), loader.B
+    for b in range(min(n_batches, -(-len(rows) // B))):
+        chunk = rows[b*B:(b+1)*B]
+        yield loader.assemble(chunk + [[] for _ in range(B - len(chunk))])   # short last batch: empty rows, mask 0
 
 # %% ../nbs/02b_data.ipynb #f83cca73
 class TokenStreamLoader:
@@ -147,3 +191,17 @@ class MemorySplit:
     def lengths(self): return np.array([len(i) for i, _ in self.eps], dtype=np.int64)
     def __len__(self): return len(self.eps)
     def episode(self, i): return self.eps[i]
+
+# %% ../nbs/02b_data.ipynb #071c0a5e
+def packing_summary(loader:GPTEpisodeDataLoader, epoch:int=0) -> dict:
+    "Rows and fill of one epoch of `loader` (all ranks together)."
+    rows, T, g = loader._rows_for(epoch), loader.T, loader.B * loader.world
+    pairs = int(sum(int(loader.lengths[i]) - 1 for r in rows for i in r))
+    kept = len(rows) // g * g if loader.drop_last else len(rows)
+    return {'mode': loader.mode, 'packer': loader.packing, 'episodes': sum(len(r) for r in rows), 'rows': len(rows),
+            'pairs': pairs, 'fill': pairs / (len(rows) * T), 'min_rows': -(-pairs // T),
+            'batches': -(-kept // g), 'dropped_episodes': sum(len(r) for r in rows[kept:])}
+
+def format_packing(summary:dict) -> str:
+    "One line for the training log, e.g. 'packing: 108 rows, fill 96.1%'."
+    return f"{'packing' if summary['mode'] == 'packed' else 'padding'}: {summary['rows']} rows, fill {summary['fill']:.1%}"

@@ -4,16 +4,18 @@
 
 # %% ../nbs/01a_diversity.ipynb #ad1c369c
 from __future__ import annotations
-import argparse, copy, hashlib, json, math, re, unicodedata
+import copy, hashlib, json, math, re, unicodedata
 from collections import Counter, defaultdict
 from pathlib import Path
-from .core import InputError, write_json
-from .episodes import (check_episode, episode_group, episode_id, episode_segments,
+from typing import Annotated
+from .core import InputError, Arg, command, write_json
+from .episodes import (code_spans, episode_pieces, message_text, episode_language, check_episode, episode_group, episode_id, episode_segments,
                            iter_episodes, write_episodes)
+from .tokens import Tokenizer
 
 # %% auto #0
-__all__ = ['TARGET_MIX', 'CATEGORY_ALIASES', 'PLACEHOLDER_PATTERNS', 'LINT_KINDS', 'episode_language', 'episode_records', 'words',
-           'normalize_text', 'strip_code', 'has_code_block', 'describe', 'length_distribution', 'user_occurrences',
+__all__ = ['TARGET_MIX', 'CATEGORY_ALIASES', 'PLACEHOLDER_PATTERNS', 'LINT_KINDS', 'episode_records', 'words', 'normalize_text',
+           'strip_code', 'has_code_block', 'describe', 'n_tags', 'length_distribution', 'user_occurrences',
            'duplicate_user_messages', 'conversation_text', 'shingles', 'jaccard', 'near_duplicate_pairs',
            'shared_openings', 'frequent_ngrams', 'vocab_stats', 'vocabulary_report', 'canonical_category',
            'guess_category', 'episode_category', 'category_balance', 'find_placeholders_in', 'find_placeholders',
@@ -21,14 +23,6 @@ __all__ = ['TARGET_MIX', 'CATEGORY_ALIASES', 'PLACEHOLDER_PATTERNS', 'LINT_KINDS
            'check_rewrites', 'diversify', 'diversity_figures', 'diversity_main', 'diversify_main']
 
 # %% ../nbs/01a_diversity.ipynb #6c963235
-def episode_language(ep:dict) -> str:
-    "Language of an episode: `language` field, else `language: xx` in the context, else the id's `_xx` suffix, else 'en'."
-    if ep.get('language'): return str(ep['language']).lower()
-    m = re.search(r'language:\s*([A-Za-z-]+)', ep.get('context') or '')
-    if m: return m.group(1).lower()
-    m = re.search(r'_([a-z]{2})$', episode_id(ep) or '')
-    return m.group(1) if m else 'en'
-
 def episode_records(source, skip_invalid:bool=False, errors:list|None=None) -> list[dict]:
     "Records (line, episode_id, group, language, ep) of a gold JSONL file or a list of episodes."
     if isinstance(source, (str, Path)): pairs = list(iter_episodes(source, skip_invalid, errors))
@@ -64,17 +58,16 @@ def normalize_text(text:str) -> str:
     "Lowercase, punctuation dropped, whitespace collapsed: the key for normalized duplicates."
     return ' '.join(words(text))
 
-_FENCE = re.compile(r'^[ \t]*(```|~~~)[^\n]*\n.*?^[ \t]*\1[ \t]*$|^[ \t]*(```|~~~).*\Z', re.M | re.S)
-_INLINE = re.compile(r'`[^`\n]+`')
-
 def strip_code(text:str) -> str:
     "The text with fenced code blocks and inline code spans blanked out (same length)."
-    blank = lambda m: re.sub(r'[^\n]', ' ', m.group(0))
-    return _INLINE.sub(blank, _FENCE.sub(blank, text))
+    out = list(text)
+    for a, b, _ in code_spans(text): out[a:b] = [ch if ch == '\n' else ' ' for ch in text[a:b]]
+    return ''.join(out)
 
 def has_code_block(text:str) -> bool:
     "True when a text contains a fenced code block (``` or ~~~)."
-    return re.search(r'^[ \t]*(```|~~~)', text, re.M) is not None
+    return any(k == 'block' for _, _, k in code_spans(text))
+
 
 # %% ../nbs/01a_diversity.ipynb #e17cb486
 def describe(values) -> dict:
@@ -87,6 +80,10 @@ def describe(values) -> dict:
     return {'count': n, 'min': v[0], 'p25': q(.25), 'median': q(.5), 'p75': q(.75), 'p90': q(.9),
             'max': v[-1], 'mean': round(sum(v) / n, 1)}
 
+def n_tags(ep:dict) -> int:
+    "How many special tokens (tags and `<myPT_eot>`) the serializer puts around an episode's texts."
+    return sum(k in ('open', 'close', 'eot') for k, _, _ in episode_pieces(ep))
+
 def length_distribution(records:list[dict], tok) -> dict:
     "Characters and tokens per episode and per user/assistant message, with one row per episode."
     segs = [episode_segments(r['ep']) for r in records]
@@ -94,10 +91,10 @@ def length_distribution(records:list[dict], tok) -> dict:
     rows, per_msg = [], {'user': ([], []), 'assistant': ([], [])}
     for r, s in zip(records, segs):
         row = {'line': r['line'], 'episode_id': r['episode_id'], 'category': r['ep'].get('category'),
-               'turns': len(r['ep']['messages']), 'chars': 0, 'tokens': 1,
+               'turns': len(r['ep']['messages']), 'chars': 0, 'tokens': n_tags(r['ep']),
                'user_chars': 0, 'user_tokens': 0, 'assistant_chars': 0, 'assistant_tokens': 0}
         for kind, text in s:
-            n = next(lens); row['tokens'] += n + 2
+            n = next(lens); row['tokens'] += n
             if kind in per_msg:
                 row['chars'] += len(text); row[f'{kind}_chars'] += len(text); row[f'{kind}_tokens'] += n
                 per_msg[kind][0].append(len(text)); per_msg[kind][1].append(n)
@@ -159,7 +156,7 @@ def _duplicate_counts(dups:dict) -> tuple[int, int]:
 # %% ../nbs/01a_diversity.ipynb #fa84a16a
 def conversation_text(ep:dict) -> str:
     "The messages of an episode joined by newlines (no system prompt, no context)."
-    return '\n'.join(m['content'] for m in ep['messages'])
+    return '\n'.join(message_text(m) for m in ep['messages'])
 
 def shingles(text:str, k:int=5) -> set:
     "The set of k-word sequences of a text (one shingle of all words when shorter than k)."
@@ -247,7 +244,7 @@ def vocabulary_report(records:list[dict], categories:list[str]|None=None) -> dic
     out['user_assistant_jaccard'] = round(jaccard(set(by_role['user']), set(by_role['assistant'])), 3)
     if categories is not None:
         by_cat = defaultdict(list)
-        for r, c in zip(records, categories): by_cat[c] += _vocab_words(m['content'] for m in r['ep']['messages'])
+        for r, c in zip(records, categories): by_cat[c] += _vocab_words(message_text(m) for m in r['ep']['messages'])
         names = sorted(by_cat)
         out['by_category'] = {c: vocab_stats(by_cat[c]) for c in names}
         sets = {c: set(by_cat[c]) for c in names}
@@ -338,7 +335,7 @@ def find_placeholders(records:list[dict]) -> list[dict]:
     out = []
     for r in records:
         fields = [(f, r['ep'].get(f)) for f in ('system', 'context')] + \
-                 [(f'messages[{i}].content', m['content']) for i, m in enumerate(r['ep']['messages'])]
+                 [(f'messages[{i}].content', message_text(m)) for i, m in enumerate(r['ep']['messages'])]
         for field, text in fields:
             for name, match in find_placeholders_in(text or ''):
                 out.append({'line': r['line'], 'episode_id': r['episode_id'], 'field': field, 'pattern': name, 'match': match})
@@ -434,7 +431,6 @@ def analyze(episodes, tok=None, near_dup_threshold:float=0.8, k:int=5, min_count
     "Diversity and quality report of a gold file or list of episodes, as a JSON-able dict."
     t = _check_threshold(near_dup_threshold)
     if tok is None:
-        from mypt.tokens import Tokenizer
         tok = Tokenizer()
     recs = episodes if _is_records(episodes) else episode_records(episodes, skip_invalid, errors)
     balance = category_balance(recs)
@@ -620,36 +616,34 @@ def diversity_figures(source) -> dict:
             'distinct_openings_4': len({tuple(words(o['text'])[:4]) for o in users})}
 
 # %% ../nbs/01a_diversity.ipynb #e7d41e0d
-def diversity_main(argv=None) -> int:
+@command('mypt diversity', 'Diversity and quality report of a gold JSONL file.')
+def diversity_main(input:str,                  # gold episodes (JSONL)
+                   json:Annotated[str, Arg(metavar='OUT')]=None,  # also write the report as JSON here
+                   near_dup_threshold:float=0.8,  # Jaccard similarity of 5-word shingles that makes two episodes near-duplicates
+                   skip_invalid:bool=False,     # skip invalid lines (listed in the report) instead of stopping
+                   ) -> int:
     "`mypt diversity`: print the diversity and quality report of a gold JSONL file."
-    ap = argparse.ArgumentParser(prog='mypt diversity', description='Diversity and quality report of a gold JSONL file.')
-    ap.add_argument('--input', required=True, help='gold episodes (JSONL)')
-    ap.add_argument('--json', default=None, metavar='OUT', help='also write the report as JSON here')
-    ap.add_argument('--near_dup_threshold', type=float, default=0.8, help='Jaccard similarity of 5-word shingles that makes two episodes near-duplicates')
-    ap.add_argument('--skip_invalid', action='store_true', help='skip invalid lines (listed in the report) instead of stopping')
-    a = ap.parse_args(argv)
-    if a.json and Path(a.json).is_dir(): raise InputError('is a directory, expected a file name for the JSON report', a.json)
+    if json and Path(json).is_dir(): raise InputError('is a directory, expected a file name for the JSON report', json)
     errors = []
-    rep = analyze(a.input, near_dup_threshold=a.near_dup_threshold, skip_invalid=a.skip_invalid, errors=errors)
+    rep = analyze(input, near_dup_threshold=near_dup_threshold, skip_invalid=skip_invalid, errors=errors)
     print(format_report(rep))
-    if a.json:
-        write_json(a.json, rep); print(f'\nwrote {a.json}')
+    if json:
+        write_json(json, rep); print(f'\nwrote {json}')
     return 0
 
-def diversify_main(argv=None) -> int:
+@command('mypt diversify', 'Rewrite user messages of gold episodes from a rewrite file (assistant text untouched).')
+def diversify_main(input:str,     # gold episodes (JSONL)
+                   rewrites:str,  # rewrite file (JSON): {"by_id": {...}, "patterns": [...]}
+                   output:str,    # rewritten episodes (JSONL)
+                   seed:int=0,    # seed of the choice among alternatives
+                   ) -> int:
     "`mypt diversify`: rewrite user messages from a rewrite file, deterministically."
-    ap = argparse.ArgumentParser(prog='mypt diversify', description='Rewrite user messages of gold episodes from a rewrite file (assistant text untouched).')
-    ap.add_argument('--input', required=True, help='gold episodes (JSONL)')
-    ap.add_argument('--rewrites', required=True, help='rewrite file (JSON): {"by_id": {...}, "patterns": [...]}')
-    ap.add_argument('--output', required=True, help='rewritten episodes (JSONL)')
-    ap.add_argument('--seed', type=int, default=0, help='seed of the choice among alternatives')
-    a = ap.parse_args(argv)
-    if Path(a.output).is_dir(): raise InputError('is a directory, expected a JSONL file name', a.output)
-    rw = load_rewrites(a.rewrites)
-    recs = episode_records(a.input)
-    new, changes = diversify(recs, rw, seed=a.seed)
+    if Path(output).is_dir(): raise InputError('is a directory, expected a JSONL file name', output)
+    rw = load_rewrites(rewrites)
+    recs = episode_records(input)
+    new, changes = diversify(recs, rw, seed=seed)
     before, after = diversity_figures(recs), diversity_figures(episode_records(new))
-    write_episodes(a.output, new)
+    write_episodes(output, new)
     by_rule = Counter('by_id' if c['rule'].startswith('by_id') else 'patterns' for c in changes)
     n_msgs = len({(c['episode_id'], c['line'], c['message']) for c in changes})
     print(f"{len(recs)} episodes, {n_msgs} user messages rewritten ({by_rule['by_id']} by id, {by_rule['patterns']} by pattern); assistant messages untouched")
@@ -659,5 +653,5 @@ def diversify_main(argv=None) -> int:
               ('distinct 4-word openings', 'distinct_openings_4')]
     print(f"  {'':<32} {'before':>7} {'after':>7}")
     for label, key in labels: print(f'  {label:<32} {before[key]:>7} {after[key]:>7}')
-    print(f'wrote {a.output}')
+    print(f'wrote {output}')
     return 0

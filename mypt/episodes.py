@@ -7,53 +7,88 @@ from __future__ import annotations
 import html, json, re
 from pathlib import Path
 from typing import Iterator
-from .core import InputError
+from .core import InputError, atomic_file
 from .tokens import Tokenizer, SPECIAL_TOKENS
 
 # %% auto #0
-__all__ = ['ROLES', 'SEGMENT_TAGS', 'EOT', 'check_episode', 'iter_jsonl', 'iter_episodes', 'read_episodes', 'write_episodes',
-           'episode_segments', 'encode_segments', 'encode_episode', 'render_prompt', 'episode_text', 'episode_id',
-           'episode_group', 'check_unique_id', 'length_report', 'mask_html', 'MaskView', 'episode_stats', 'explore',
-           'validate_file', 'validation_page', 'validate_main']
+__all__ = ['ROLES', 'TOOL_ROLES', 'FOLLOWS', 'FENCE_RE', 'INLINE_RE', 'SEGMENT_TAGS', 'EOT', 'MASK_POLICIES', 'TAG_WEIGHTS',
+           'KIND_COLORS', 'check_episode', 'check_input_file', 'iter_jsonl', 'iter_episodes', 'read_episodes',
+           'write_episodes', 'code_spans', 'fenced_blocks', 'inline_code', 'toolcall_json', 'toolresult_text',
+           'message_text', 'message_pieces', 'episode_pieces', 'encode_pieces', 'text_pieces', 'encode_episode',
+           'token_kinds', 'render_prompt', 'episode_text', 'episode_segments', 'episode_id', 'episode_group',
+           'episode_language', 'check_unique_id', 'length_report', 'mask_key', 'mask_html', 'MaskView', 'episode_stats',
+           'explore']
 
 # %% ../nbs/01_episodes.ipynb #80cd7dee
 ROLES = ('user', 'assistant')
+TOOL_ROLES = ('assistant_toolcall', 'toolresult', 'assistant_context')
+FOLLOWS = {  # role: the roles that may come right after it
+    'user': ('assistant', 'assistant_toolcall', 'assistant_context'),
+    'assistant': ('user',),
+    'assistant_toolcall': ('toolresult',),
+    'toolresult': ('toolresult', 'assistant', 'assistant_toolcall', 'assistant_context'),
+    'assistant_context': ('assistant', 'assistant_toolcall'),
+}
 _SURROGATE = re.compile('[\ud800-\udfff]')   # what json.loads leaves of a broken \uXXXX pair
+
+def _check_text(v, field, err, optional:bool=False, blank_ok:bool=False):
+    "A string field: no NUL, no lone surrogate, not blank unless allowed."
+    if v is None and optional: return
+    if not isinstance(v, str): err(field, f'expected a string, got {type(v).__name__}')
+    if not blank_ok and not v.strip(): err(field, 'empty')
+    if '\x00' in v: err(field, 'contains a NUL character')
+    if _SURROGATE.search(v): err(field, 'invalid unicode (lone surrogate)')
+
+def _check_message(m, i:int, err):
+    "One message's role and fields."
+    f = f'messages[{i}]'
+    if not isinstance(m, dict): err(f, f'expected an object with "role" and "content", got {type(m).__name__}')
+    if 'role' not in m: err(f'{f}.role', 'missing')
+    role = m['role']
+    if role not in ROLES + TOOL_ROLES:
+        err(f'{f}.role', f"expected 'user' or 'assistant', got {role!r} (tool episodes also use {', '.join(map(repr, TOOL_ROLES))})")
+    if role == 'assistant_toolcall':
+        if not isinstance(m.get('name'), str) or not m['name'].strip(): err(f'{f}.name', 'expected the tool name, a non-empty string')
+        _check_text(m['name'], f'{f}.name', err)
+        if not isinstance(m.get('arguments'), dict): err(f'{f}.arguments', f"expected an object, got {type(m.get('arguments')).__name__}")
+        if 'name' in m['arguments']: err(f'{f}.arguments.name', "'name' is reserved for the tool name")
+        _check_text(m.get('think'), f'{f}.think', err, optional=True, blank_ok=True)
+        return
+    if 'content' not in m: err(f'{f}.content', 'missing')
+    if role == 'toolresult':
+        if not isinstance(m.get('name'), str) or not m['name'].strip(): err(f'{f}.name', 'expected the tool name, a non-empty string')
+        if isinstance(m['content'], str): _check_text(m['content'], f'{f}.content', err, blank_ok=True)
+        return
+    _check_text(m['content'], f'{f}.content', err)
+    for extra in {'user': ('context',), 'assistant': ('think', 'cite')}.get(role, ()):
+        _check_text(m.get(extra), f'{f}.{extra}', err, optional=True, blank_ok=True)
 
 def check_episode(obj, path=None, line:int|None=None) -> dict:
     "Validate one parsed JSON value as a gold episode; return it, or raise `InputError` naming the field."
     def err(field, msg): raise InputError(msg, path, line, field)
     if not isinstance(obj, dict): err(None, f'expected a JSON object with "messages", got {type(obj).__name__}')
     for f in ('system', 'context'):
-        if f in obj and obj[f] is not None:
-            if not isinstance(obj[f], str): err(f, f'expected a string, got {type(obj[f]).__name__}')
-            if '\x00' in obj[f]: err(f, 'contains a NUL character')
-            if _SURROGATE.search(obj[f]): err(f, 'invalid unicode (lone surrogate)')
+        if f in obj and obj[f] is not None: _check_text(obj[f], f, err, blank_ok=True)
     if 'messages' not in obj: err('messages', 'missing (required: a list of {"role", "content"} objects)')
     msgs = obj['messages']
     if not isinstance(msgs, list): err('messages', f'expected a list, got {type(msgs).__name__}')
     if not msgs: err('messages', 'empty (need at least one user and one assistant message)')
     for i, m in enumerate(msgs):
-        f = f'messages[{i}]'
-        if not isinstance(m, dict): err(f, f'expected an object with "role" and "content", got {type(m).__name__}')
-        if 'role' not in m: err(f'{f}.role', 'missing')
-        if m['role'] not in ROLES: err(f'{f}.role', f"expected 'user' or 'assistant', got {m['role']!r}")
-        if 'content' not in m: err(f'{f}.content', 'missing')
-        c = m['content']
-        if not isinstance(c, str): err(f'{f}.content', f'expected a string, got {type(c).__name__}')
-        if not c.strip(): err(f'{f}.content', 'empty')
-        if '\x00' in c: err(f'{f}.content', 'contains a NUL character')
-        if _SURROGATE.search(c): err(f'{f}.content', 'invalid unicode (lone surrogate)')
-        want = ROLES[i % 2]
-        if m['role'] != want:
-            err(f'{f}.role', 'conversation must start with a user message' if i == 0 else
-                f"expected {want!r} (roles must alternate user/assistant), got {m['role']!r}")
+        _check_message(m, i, err)
+        role, f = m['role'], f'messages[{i}].role'
+        if i == 0 and role != 'user': err(f, 'conversation must start with a user message')
+        prev = msgs[i - 1]['role'] if i else None
+        if prev and role not in FOLLOWS[prev]:
+            if prev in ROLES and role in ROLES:
+                err(f, f"expected {FOLLOWS[prev][0]!r} (roles must alternate user/assistant), got {role!r}")
+            err(f, f"{role!r} cannot follow {prev!r} (after {prev!r} comes {' or '.join(map(repr, FOLLOWS[prev]))})")
     if not any(m['role'] == 'assistant' for m in msgs): err('messages', 'no assistant message (nothing to train on)')
     if msgs[-1]['role'] != 'assistant': err(f'messages[{len(msgs)-1}].role', 'conversation must end with an assistant message')
     return obj
 
 # %% ../nbs/01_episodes.ipynb #f9fcf43d
-def _open_input(path) -> Path:
+def check_input_file(path) -> Path:
+    "`path` as a `Path`, refused unless it is an existing file."
     p = Path(path)
     if not p.exists(): raise InputError('no such file', p)
     if p.is_dir(): raise InputError('is a directory, expected a JSONL file', p)
@@ -61,7 +96,7 @@ def _open_input(path) -> Path:
 
 def iter_jsonl(path, skip_invalid:bool=False, errors:list|None=None) -> Iterator[tuple[int, object]]:
     "Yield `(line_number, value)` for each non-blank line of a UTF-8 JSONL file."
-    p = _open_input(path)
+    p = check_input_file(path)
     with open(p, 'rb') as f:
         for n, raw in enumerate(f, 1):
             try:
@@ -94,53 +129,142 @@ def read_episodes(path, skip_invalid:bool=False, errors:list|None=None) -> list[
 # %% ../nbs/01_episodes.ipynb #e9fa648e
 def write_episodes(path, episodes) -> Path:
     "Write episodes as JSONL (UTF-8, one object per line, key order kept), atomically."
-    from mypt.core import atomic_file
     with atomic_file(path) as tmp:
         with open(tmp, 'w', encoding='utf-8', newline='\n') as f:
             for ep in episodes: f.write(json.dumps(ep, ensure_ascii=False) + '\n')
     return Path(path)
 
+# %% ../nbs/01_episodes.ipynb #899690f4
+FENCE_RE = re.compile(r'(?P<f>`{3,})[\s\S]*?(?:(?<!`)(?P=f)(?!`)|\Z)'
+                      r'|^[ \t]*(?P<t>~{3,})[^\n]*\n[\s\S]*?(?:^[ \t]*(?P=t)~*[ \t]*$|\Z)', re.M)
+INLINE_RE = re.compile(r'(?<!`)(`{1,2})(?!`)[^\n]*?[^`\n]\1(?!`)')
+
+def code_spans(text:str) -> list[tuple[int, int, str]]:
+    "`(start, end, kind)` of each fenced block (`'block'`) and inline code span (`'inline'`), in order."
+    spans, pos = [], 0
+    def inline(a, b):
+        spans.extend((a + m.start(), a + m.end(), 'inline') for m in INLINE_RE.finditer(text[a:b]))
+    for m in FENCE_RE.finditer(text):
+        inline(pos, m.start()); spans.append((m.start(), m.end(), 'block')); pos = m.end()
+    inline(pos, len(text))
+    return spans
+
+def fenced_blocks(text:str) -> list[str]:
+    "The fenced code blocks of a message, in order."
+    return [text[a:b] for a, b, k in code_spans(text) if k == 'block']
+
+def inline_code(text:str) -> list[str]:
+    "The inline code spans of a message, in order."
+    return [text[a:b] for a, b, k in code_spans(text) if k == 'inline']
+
+
 # %% ../nbs/01_episodes.ipynb #b958660e
-SEGMENT_TAGS = {  # segment kind: (open tag, close tag, trained on?)
-    'system':    ('<myPT_system>', '</myPT_system>', False),
-    'context':   ('<myPT_user_context>', '</myPT_user_context>', False),
-    'user':      ('<myPT_user>', '</myPT_user>', False),
-    'assistant': ('<myPT_assistant>', '</myPT_assistant>', True),
+SEGMENT_TAGS = {  # segment kind: (open tag, close tag)
+    'system':            ('<myPT_system>', '</myPT_system>'),
+    'context':           ('<myPT_user_context>', '</myPT_user_context>'),
+    'user':              ('<myPT_user>', '</myPT_user>'),
+    'user_context':      ('<myPT_user_context>', '</myPT_user_context>'),
+    'assistant':         ('<myPT_assistant>', '</myPT_assistant>'),
+    'think':             ('<myPT_think>', '</myPT_think>'),
+    'cite':              ('<myPT_cite>', '</myPT_cite>'),
+    'toolcall':          ('<myPT_toolcall>', '</myPT_toolcall>'),
+    'toolresult':        ('<myPT_toolresult>', '</myPT_toolresult>'),
+    'assistant_context': ('<myPT_assistant_context>', '</myPT_assistant_context>'),
 }
 EOT = '<myPT_eot>'
+MASK_POLICIES = ('assistant', 'last_assistant', 'all')
+TAG_WEIGHTS = {'</myPT_assistant>': 2.0, '<myPT_toolcall>': 2.0, '</myPT_toolcall>': 2.0,   # where a turn ends or a call starts
+               '<myPT_think>': 1.5, '</myPT_think>': 1.5, '<myPT_cite>': 1.5, '</myPT_cite>': 1.5}
 
-def episode_segments(ep:dict) -> list[tuple[str, str]]:
-    "The `(kind, content)` segments of an episode, in order."
-    segs = []
-    if ep.get('system'): segs.append(('system', ep['system']))
-    if ep.get('context'): segs.append(('context', ep['context']))
-    segs += [(m['role'], m['content']) for m in ep['messages']]
-    return segs
+def toolcall_json(m:dict) -> str:
+    "The text inside `<myPT_toolcall>`: the call as one JSON object, name first."
+    return json.dumps({'name': m['name'], **m['arguments']}, ensure_ascii=False)
 
-def encode_segments(segs, tok:Tokenizer, bodies=None, close:bool=True, open_assistant:bool=False):
-    "Ids and mask of `(kind, content)` segments; `bodies` may hold their already-encoded contents."
-    ids, mask = [], []
-    for j, (kind, text) in enumerate(segs):
-        o, c, train = SEGMENT_TAGS[kind]
-        body = tok.encode(text) if bodies is None else bodies[j]
-        ids += [tok.special[o], *body, tok.special[c]]
-        mask += [int(train)] * (len(body) + 2)
-    if open_assistant: ids.append(tok.special['<myPT_assistant>']); mask.append(1)
-    elif close: ids.append(tok.special[EOT]); mask.append(0)
+def toolresult_text(content) -> str:
+    "The text inside `<myPT_toolresult>`: a string as it is, any other JSON value as JSON."
+    return content if isinstance(content, str) else json.dumps(content, ensure_ascii=False)
+
+def message_text(m:dict) -> str:
+    "The natural-language text of a message (what lints and statistics read): no tool-call JSON, no tool results."
+    if m['role'] in ('user', 'assistant', 'assistant_context'): return m['content']
+    return m.get('think') or '' if m['role'] == 'assistant_toolcall' else ''
+
+def message_pieces(m:dict) -> list[tuple[str, str]]:
+    "One message as `(kind, text)` pieces: kind 'open'/'close' carry a segment kind in `text`, else text of that kind."
+    def seg(kind, text): return [('open', kind), (kind, text), ('close', kind)]
+    role = m['role']
+    if role == 'toolresult': return seg('toolresult', toolresult_text(m['content']))
+    if role == 'assistant_context': return seg('assistant_context', m['content'])
+    if role == 'user':
+        inner = seg('user_context', m['context']) if m.get('context') else []
+        return [('open', 'user'), *inner, ('user', m['content']), ('close', 'user')]
+    inner = seg('think', m['think']) if m.get('think') else []
+    if role == 'assistant_toolcall': inner += seg('toolcall', toolcall_json(m))
+    else:
+        inner.append(('assistant', m['content']))
+        if m.get('cite'): inner += seg('cite', m['cite'])
+    return [('open', 'assistant'), *inner, ('close', 'assistant')]
+
+def episode_pieces(ep:dict, policy:str='assistant') -> list[tuple[str, str, bool]]:
+    "The episode as `(kind, text, trained)` pieces in order, under a mask policy; the serializer's plan."
+    if policy not in MASK_POLICIES: raise InputError(f"expected one of {', '.join(MASK_POLICIES)}, got {policy!r}", field='mask_policy')
+    out = []
+    for kind in ('system', 'context'):
+        if ep.get(kind): out += [('open', kind, False), (kind, ep[kind], False), ('close', kind, False)]
+    msgs = ep['messages']
+    for j, m in enumerate(msgs):
+        trained = {'assistant': m['role'] in ('assistant', 'assistant_toolcall'),
+                   'last_assistant': j == len(msgs) - 1 and m['role'] == 'assistant', 'all': True}[policy]
+        out += [(k, t, trained) for k, t in message_pieces(m)]
+    return out + [('eot', EOT, policy == 'all')]
+
+def encode_pieces(pieces, tok:Tokenizer, bodies=None, weighted:bool=False):
+    "Ids and mask (or weights) of pieces; `bodies` may hold the already-encoded texts, in order."
+    ids, mask, k = [], [], 0
+    for kind, text, trained in pieces:
+        if kind in ('open', 'close', 'eot'):
+            tag = EOT if kind == 'eot' else SEGMENT_TAGS[text][0 if kind == 'open' else 1]
+            ids.append(tok.special[tag]); w = TAG_WEIGHTS.get(tag, 1.0) if weighted else 1
+            mask.append(w if trained else 0)
+        else:
+            body = tok.encode(text) if bodies is None else bodies[k]; k += 1
+            ids += body; mask += [1 if trained else 0] * len(body)
     return ids, mask
 
-def encode_episode(ep:dict, tok:Tokenizer) -> tuple[list[int], list[int]]:
-    "Token ids and loss mask (1 = train on it) of a whole episode."
-    return encode_segments(episode_segments(ep), tok)
+def text_pieces(pieces) -> list[str]:
+    "The texts of the pieces that hold text (what `bodies` encodes), in order."
+    return [t for k, t, _ in pieces if k not in ('open', 'close', 'eot')]
+
+def encode_episode(ep:dict, tok:Tokenizer, policy:str='assistant', weighted:bool=False) -> tuple[list[int], list]:
+    "Token ids and loss mask (1 = train on it; weights with `weighted`) of a whole episode."
+    return encode_pieces(episode_pieces(ep, policy), tok, weighted=weighted)
+
+def token_kinds(ep:dict, tok:Tokenizer) -> list[str]:
+    "The segment kind of every token of `encode_episode(ep)` (tags take the kind of their segment)."
+    kinds = []
+    for kind, text, _ in episode_pieces(ep):
+        if kind in ('open', 'close'): kinds.append(text)
+        elif kind == 'eot': kinds.append('eot')
+        else: kinds += [kind] * len(tok.encode(text))
+    return kinds
 
 def render_prompt(messages:list[dict], tok:Tokenizer, system:str|None=None, context:str|None=None) -> list[int]:
     "Token ids of a generation prompt: the conversation so far, then an open `<myPT_assistant>`."
     ep = {'system': system, 'context': context, 'messages': messages}
-    return encode_segments(episode_segments(ep), tok, open_assistant=True)[0]
+    ids, _ = encode_pieces(episode_pieces(ep)[:-1], tok)       # everything but <myPT_eot>
+    return ids + [tok.special['<myPT_assistant>']]
 
 def episode_text(ep:dict) -> str:
     "The serialized text of an episode; `tok.decode(encode_episode(ep)[0])` equals it exactly."
-    return ''.join(SEGMENT_TAGS[k][0] + t + SEGMENT_TAGS[k][1] for k,t in episode_segments(ep)) + EOT
+    out = []
+    for kind, text, _ in episode_pieces(ep):
+        if kind in ('open', 'close'): out.append(SEGMENT_TAGS[text][0 if kind == 'open' else 1])
+        else: out.append(text)
+    return ''.join(out)
+
+def episode_segments(ep:dict) -> list[tuple[str, str]]:
+    "The `(kind, text)` text pieces of an episode, in order (no tags)."
+    return [(k, t) for k, t, _ in episode_pieces(ep) if k not in ('open', 'close', 'eot')]
 
 # %% ../nbs/01_episodes.ipynb #6ebd8960
 def episode_id(ep:dict, default=None):
@@ -155,6 +279,14 @@ def episode_group(ep:dict, default=None):
     i = episode_id(ep)
     if i is None: return default
     return re.sub(r'_[a-z]{2}$', '', i)
+
+def episode_language(ep:dict, default:str|None='en') -> str|None:
+    "Language of an episode: `language` field, else `language: xx` in the context, else the id's `_xx` suffix, else `default`."
+    if ep.get('language'): return str(ep['language']).lower()
+    m = re.search(r'language:\s*([A-Za-z_-]+)', ep.get('context') or '')
+    if m: return m.group(1).lower()
+    m = re.search(r'_([a-z]{2})$', str(episode_id(ep) or ''))
+    return m.group(1) if m else default
 
 def check_unique_id(ep:dict, line:int, seen:dict, path=None):
     "Refuse an episode whose id an earlier line already used (splits and translation links rely on ids)."
@@ -177,32 +309,51 @@ def length_report(path, tok:Tokenizer|None=None, block_size:int=1024) -> dict:
             'mean_tokens': sum(lens)/max(len(lens),1), 'lengths': lens, 'offenders': over}
 
 # %% ../nbs/01_episodes.ipynb #8cba036b
+KIND_COLORS = {  # segment kind: underline colour in the mask view
+    'system': '#8e24aa', 'context': '#6d4c41', 'user': '#1e88e5', 'user_context': '#6d4c41', 'assistant': '#43a047',
+    'think': '#fb8c00', 'cite': '#00897b', 'toolcall': '#e53935', 'toolresult': '#5e35b1', 'assistant_context': '#757575',
+    'eot': '#000000'}
 _CSS = """<style>
-.mypt-mask{font-family:ui-monospace,Menlo,Consolas,monospace;font-size:13px;line-height:1.9;white-space:pre-wrap;word-break:break-word}
-.mypt-mask span{border-radius:3px;padding:1px 0;margin:0 1px 0 0}
+.mypt-mask{font-family:ui-monospace,Menlo,Consolas,monospace;font-size:13px;line-height:2.1;white-space:pre-wrap;word-break:break-word}
+.mypt-mask span{border-radius:3px;padding:1px 0;margin:0 1px 0 0;border-bottom:3px solid transparent}
 .mypt-mask .m0{background:#eceff1;color:#455a64}.mypt-mask .m1{background:#c8e6c9;color:#1b5e20}
 .mypt-mask .sp{font-weight:bold;outline:1px solid #90a4ae}.mypt-mask .m1.sp{outline-color:#43a047}
-.mypt-legend{font:12px sans-serif;margin:4px 0}
+.mypt-legend{font:12px sans-serif;margin:4px 0}.mypt-legend span{display:inline-block;margin-right:10px}
+.mypt-legend i{display:inline-block;width:18px;height:10px;margin-right:4px;vertical-align:middle}
 </style>"""
+_BREAK_AFTER = ('</myPT_assistant>', '</myPT_user>', '</myPT_system>', '</myPT_user_context>', '</myPT_toolresult>',
+                '</myPT_assistant_context>')
 
-def mask_html(ids, mask, tok:Tokenizer, title:str|None=None, css:bool=True) -> str:
-    "HTML of tokens coloured by loss mask (green = 1, grey = 0); hover shows the id."
-    parts = []
-    for i, m, s in zip(ids, mask, tok.token_strs(ids)):
-        cls = f"m{int(m)}" + (' sp' if tok.is_special(int(i)) else '')
-        parts.append(f'<span class="{cls}" title="id {int(i)}, mask {int(m)}">{html.escape(s)}</span>')
-        if int(i) in (tok.special['</myPT_assistant>'], tok.special['</myPT_user>'], tok.special['</myPT_system>'], tok.special['</myPT_user_context>']): parts.append('\n')
-    n1 = int(sum(int(m) for m in mask))
-    head = f'<div class="mypt-legend">{html.escape(title) + " · " if title else ""}{len(ids)} tokens, {n1} trained on ({n1/max(len(ids),1):.0%})</div>'
+def mask_key(kinds=None) -> str:
+    "The colour key: trained vs context, and the underline of each segment kind present."
+    swatch = lambda bg, text, line='transparent': f'<span><i style="background:{bg};border-bottom:3px solid {line}"></i>{text}</span>'
+    parts = [swatch('#c8e6c9', 'trained on (mask 1)'), swatch('#eceff1', 'context (mask 0)')]
+    parts += [swatch('#fff', k.replace('_', ' '), KIND_COLORS[k]) for k in KIND_COLORS if kinds is None or k in set(kinds)]
+    return '<div class="mypt-legend">' + ''.join(parts) + '</div>'
+
+def mask_html(ids, mask, tok:Tokenizer, title:str|None=None, css:bool=True, kinds:list[str]|None=None) -> str:
+    "HTML of tokens coloured by loss mask (green = 1, grey = 0), underlined by segment kind; hover shows id and mask."
+    parts, breaks = [], {tok.special[t] for t in _BREAK_AFTER}
+    kinds = kinds or [None] * len(ids)
+    for i, m, s, k in zip(ids, mask, tok.token_strs(ids), kinds):
+        cls = f"m{int(m > 0)}" + (' sp' if tok.is_special(int(i)) else '')
+        style = f' style="border-bottom-color:{KIND_COLORS[k]}"' if k else ''
+        what = f'mask {m:g}' + (f', {k}' if k else '')
+        parts.append(f'<span class="{cls}"{style} title="id {int(i)}, {what}">{html.escape(s)}</span>')
+        if int(i) in breaks: parts.append('\n')
+    n1 = int(sum(m > 0 for m in mask))
+    head = (f'<div class="mypt-legend">{html.escape(title) + " · " if title else ""}{len(ids)} tokens, {n1} trained on '
+            f'({n1/max(len(ids),1):.0%})</div>' + mask_key(None if kinds[0] is None else kinds))
     return (_CSS if css else '') + head + '<div class="mypt-mask">' + ''.join(parts) + '</div>'
 
 class MaskView:
-    "Display an episode's tokens coloured by mask in a notebook."
-    def __init__(self, ep:dict, tok:Tokenizer|None=None, title=None):
+    "Display an episode's tokens coloured by mask (and segment kind) in a notebook."
+    def __init__(self, ep:dict, tok:Tokenizer|None=None, title=None, policy:str='assistant'):
         self.tok = tok or Tokenizer(); self.ep = ep
-        self.ids, self.mask = encode_episode(ep, self.tok)
+        self.ids, self.mask = encode_episode(ep, self.tok, policy)
+        self.kinds = token_kinds(ep, self.tok)
         self.title = title or episode_id(ep)
-    def _repr_html_(self): return mask_html(self.ids, self.mask, self.tok, self.title)
+    def _repr_html_(self): return mask_html(self.ids, self.mask, self.tok, self.title, kinds=self.kinds)
 
 # %% ../nbs/01_episodes.ipynb #4804471e
 def episode_stats(ep:dict, tok:Tokenizer) -> dict:
@@ -229,67 +380,3 @@ def explore(episodes:list[dict], tok:Tokenizer|None=None):
             if show_ids.value: display(pd.DataFrame({'token': tok.token_strs(ids), 'id': ids, 'mask': mask}))
     sl.observe(render, 'value'); show_ids.observe(render, 'value'); render()
     return W.VBox([W.HBox([sl, show_ids]), out])
-
-# %% ../nbs/01_episodes.ipynb #4bae51c1
-def validate_file(path, tok:Tokenizer|None=None, block_size:int=1024, lints:bool=True) -> dict:
-    "Schema errors, over-long episodes and quality lints of a gold JSONL file."
-    tok = tok or Tokenizer()
-    errors, eps, lines, seen = [], [], [], {}
-    for n, ep in iter_episodes(path, skip_invalid=True, errors=errors):
-        try: check_unique_id(ep, n, seen, Path(path))
-        except InputError as e: errors.append(e); continue
-        eps.append(ep); lines.append(n)
-    lens = [len(encode_episode(e, tok)[0]) for e in eps]
-    over = [{'line': n, 'episode_id': episode_id(e), 'tokens': L} for n, e, L in zip(lines, eps, lens) if L > block_size + 1]
-    found = []
-    if lints:
-        from mypt.diversity import quality_lints
-        found = quality_lints(list(zip(lines, eps)))
-    return {'path': str(path), 'episodes': len(eps), 'errors': [str(e) for e in errors], 'too_long': over,
-            'lints': found, 'block_size': block_size, 'tokens_max': max(lens, default=0),
-            'tokens_mean': round(sum(lens)/max(len(lens), 1), 1), 'episodes_list': eps,
-            'ok': not errors and not over and not found}
-
-def validation_page(eps, tok:Tokenizer, title:str) -> str:
-    "A standalone HTML page with the mask view of every episode."
-    body = ''.join(f'<section><h3>{html.escape(str(episode_id(e, i)))}</h3>{mask_html(*encode_episode(e, tok), tok, css=False)}</section>'
-                   for i, e in enumerate(eps, 1))
-    return (f'<!doctype html><html><head><meta charset="utf-8"><title>{html.escape(title)}</title>{_CSS}</head>'
-            f'<body style="max-width:980px;margin:auto;font-family:sans-serif"><h1>{html.escape(title)}</h1>'
-            f'<p>Green tokens are trained on (mask 1), grey ones are context (mask 0).</p>{body}</body></html>')
-
-def validate_main(argv=None):
-    "mypt validate: check a gold JSONL file or a prepared dataset."
-    import argparse
-    ap = argparse.ArgumentParser(prog='mypt validate', description='Check a gold JSONL file (schema, lengths, quality lints) or a prepared dataset folder.')
-    ap.add_argument('input', nargs='?', help='JSONL file or prepared dataset folder')
-    ap.add_argument('--input', dest='input_flag', help='same as the positional argument')
-    ap.add_argument('--block_size', type=int, default=1024)
-    ap.add_argument('--html', default=None, help='write the mask view of every episode to this HTML file')
-    ap.add_argument('--no_lints', action='store_true', help='schema and length checks only')
-    a = ap.parse_args(argv)
-    src = a.input_flag or a.input
-    if not src: ap.error('an input file or folder is required')
-    p = Path(src)
-    if p.is_dir() and (p/'dataset_metadata.json').exists():
-        from mypt.prepare import open_dataset
-        ds = open_dataset(p); ds.validate(full=True)
-        print(f'{p}: valid {ds.kind} dataset: ' + ', '.join(f'{s}: {len(ds.split(s)):,} episodes, {ds.split(s).num_tokens:,} tokens'
-              for s in ('train', 'val') if ds.kind == 'episode_indexed_sft_v1') if ds.kind == 'episode_indexed_sft_v1' else f'{p}: valid {ds.kind} dataset')
-        return 0
-    if p.is_dir(): raise InputError('is a directory, expected a JSONL file or a prepared dataset (dataset_metadata.json missing)', p)
-    tok = Tokenizer()
-    r = validate_file(p, tok, a.block_size, lints=not a.no_lints)
-    if r['episodes'] == 0 and not r['errors']: raise InputError('no episodes (empty file)', p)
-    problems = ([e for e in r['errors']] +
-                [f"{p}:{o['line']}: episode {o['episode_id']}: {o['tokens']} tokens, more than block_size + 1 = {a.block_size + 1}" for o in r['too_long']] +
-                [f"{p}:{l['line']}: {l['kind']}: {l['message']}" for l in r['lints']])
-    for msg in problems: print(msg)
-    if a.html:
-        from mypt.core import atomic_file
-        with atomic_file(a.html) as t: t.write_text(validation_page(r['episodes_list'], tok, f'{p.name}: loss masks'), encoding='utf-8')
-        print(f'mask view written to {a.html}')
-    print(f"{p}: {r['episodes']} valid episodes, {len(r['errors'])} invalid lines, {len(r['too_long'])} too long, "
-          f"{len(r['lints'])} lint findings; tokens mean {r['tokens_mean']}, max {r['tokens_max']} (limit {a.block_size + 1})")
-    if r['ok']: print('OK'); return 0
-    raise InputError(f'{len(problems)} problem(s); first: {problems[0]}')

@@ -4,16 +4,19 @@
 
 # %% ../nbs/04_eval.ipynb #cc5ebfb3
 from __future__ import annotations
-import argparse, html, json, math, sys
+import html, json, math, sys
 from itertools import takewhile
 from pathlib import Path
 import numpy as np, torch
-from .core import InputError, atomic_file, write_json
+from .core import InputError, atomic_file, command, write_json
 from .tokens import SPECIAL_TOKENS, Tokenizer
-from .episodes import render_prompt
-from .generate import generate_batch, reply_text, load_tokenizer, pick_device, STOP_IDS, CLOSE_ID
-from .train import load_model, GAP_WARN, GAP_STOP
+from .episodes import render_prompt, read_episodes
+from .generate import generate_batch, reply_text, load_tokenizer, STOP_IDS, CLOSE_ID
 from .data import GPTEpisodeDataLoader
+from .model import GPT, GPTConfig, pick_device
+from .checkpoint import read_checkpoint_config, save_checkpoint, load_model
+from .train import TrainConfig, GAP_WARN, GAP_STOP
+from .dataset import open_dataset
 
 # %% auto #0
 __all__ = ['ZONE_COLORS', 'DEFAULT_SYSTEM', 'DEFAULT_PROMPTS', 'CLOSED_SHARE_MIN', 'CHECKPOINT_FILES', 'step0_checkpoint',
@@ -24,8 +27,6 @@ __all__ = ['ZONE_COLORS', 'DEFAULT_SYSTEM', 'DEFAULT_PROMPTS', 'CLOSED_SHARE_MIN
 # %% ../nbs/04_eval.ipynb #469910d7
 def step0_checkpoint(ckpt_dir, out) -> Path:
     "Save the weights a from-scratch run of `ckpt_dir` started from (same config and seed, no update) as a checkpoint."
-    from mypt.model import GPT, GPTConfig
-    from mypt.train import TrainConfig, read_checkpoint_config, save_checkpoint
     cfg = read_checkpoint_config(ckpt_dir)
     mc = GPTConfig(**cfg['model'])
     seed = (cfg.get('train') or {}).get('seed', TrainConfig.seed)
@@ -39,7 +40,6 @@ def step0_checkpoint(ckpt_dir, out) -> Path:
 def _split_of(data, split:str):
     "A split object from a dataset folder (or `data` itself when it is already a split)."
     if hasattr(data, 'episode') and hasattr(data, 'lengths'): return data
-    from mypt.prepare import open_dataset
     ds = open_dataset(Path(data))
     if getattr(ds, 'kind', 'episode_indexed_sft_v1') != 'episode_indexed_sft_v1':
         raise InputError(f'expected an episode-indexed SFT dataset, got {ds.kind!r}', Path(data))
@@ -340,33 +340,31 @@ def read_prompts(path) -> list:
     p = Path(path)
     if not p.is_file(): raise InputError('prompts file not found', p)
     if p.suffix == '.jsonl':
-        from mypt.episodes import read_episodes
         out = read_episodes(p)
     else: out = [l.strip() for l in p.read_text(encoding='utf-8').splitlines() if l.strip()]
     if not out: raise InputError('no prompts in file', p)
     return out
 
-def evaluate_main(argv=None):
+@command('mypt evaluate', 'Evaluate a checkpoint: curves, comparison, checklist.')
+def evaluate_main(model:str,             # checkpoint folder to evaluate
+                  dataset_dir:str=None,  # prepared dataset (val loss, default prompts)
+                  base_model:str=None,   # checkpoint the training started from
+                  prompts:str=None,      # one user message per line, or a .jsonl of episodes
+                  out_dir:str=None,      # report folder (default: eval/NAME)
+                  system:str=DEFAULT_SYSTEM,  # system prompt for plain-text prompts ("" for none)
+                  max_new_tokens:int=128,
+                  seed:int=0,
+                  device:str=None,
+                  ) -> int:
     "mypt evaluate: val loss, loss curves, base-vs-SFT comparison and the post-training checklist."
-    ap = argparse.ArgumentParser(prog='mypt evaluate', description='Evaluate a checkpoint: curves, comparison, checklist.')
-    ap.add_argument('--model', required=True, help='checkpoint folder to evaluate')
-    ap.add_argument('--dataset_dir', default=None, help='prepared dataset (val loss, default prompts)')
-    ap.add_argument('--base_model', default=None, help='checkpoint the training started from')
-    ap.add_argument('--prompts', default=None, help='one user message per line, or a .jsonl of episodes')
-    ap.add_argument('--out_dir', default=None, help='report folder (default: eval/NAME)')
-    ap.add_argument('--system', default=DEFAULT_SYSTEM, help='system prompt for plain-text prompts ("" for none)')
-    ap.add_argument('--max_new_tokens', type=int, default=128)
-    ap.add_argument('--seed', type=int, default=0)
-    ap.add_argument('--device', default=None)
-    a = ap.parse_args(argv)
-    ck = Path(a.model)
+    ck = Path(model)
     if not ck.is_dir(): raise InputError('checkpoint folder not found', ck)
-    if a.dataset_dir is not None and not (Path(a.dataset_dir)/'dataset_metadata.json').is_file():
-        raise InputError('not a prepared dataset (dataset_metadata.json missing)', Path(a.dataset_dir))
-    if a.max_new_tokens <= 0: raise InputError(f'must be positive, got {a.max_new_tokens}', field='--max_new_tokens')
-    prompts = read_prompts(a.prompts) if a.prompts else None
-    out = Path(a.out_dir) if a.out_dir else Path('eval')/ck.resolve().name
-    report = checklist(ck, a.dataset_dir, a.base_model, prompts, a.max_new_tokens, a.seed, a.system or None, a.device)
+    if dataset_dir is not None and not (Path(dataset_dir)/'dataset_metadata.json').is_file():
+        raise InputError('not a prepared dataset (dataset_metadata.json missing)', Path(dataset_dir))
+    if max_new_tokens <= 0: raise InputError(f'must be positive, got {max_new_tokens}', field='--max_new_tokens')
+    prompt_list = read_prompts(prompts) if prompts else None
+    out = Path(out_dir) if out_dir else Path('eval')/ck.resolve().name
+    report = checklist(ck, dataset_dir, base_model, prompt_list, max_new_tokens, seed, system or None, device)
     write_report(report, out)
     mark = {True: 'PASS', False: 'FAIL', None: 'skip'}
     for i in report['items']: print(f"[{mark[i['passed']]}] {i['title']}: {i['detail']}")

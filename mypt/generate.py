@@ -4,17 +4,21 @@
 
 # %% ../nbs/03a_generate.ipynb #f7774b02
 from __future__ import annotations
-import argparse, re, sys, time
+import json, re, sys, time
+from typing import Annotated
 from pathlib import Path
 import torch
-from .core import InputError
-from .model import GPT, GPTConfig, KVCache
+from .core import InputError, Arg, command
+from .model import GPT, GPTConfig, KVCache, pick_device
 from .tokens import SPECIAL_TOKENS, FIRST_UNUSED_ID, PAD_ID, Tokenizer
 from .episodes import render_prompt
+from .tokens import load_state
+from .checkpoint import load_model
 
 # %% auto #0
-__all__ = ['CLOSE_ID', 'STOP_IDS', 'sample_next', 'generate_batch', 'generate', 'reply_text', 'chat', 'pick_device',
-           'load_tokenizer', 'text_prompt_ids', 'generate_main']
+__all__ = ['CLOSE_ID', 'STOP_IDS', 'TOOLCALL_OPEN', 'TOOLCALL_CLOSE', 'TOOL_STOP_IDS', 'sample_next', 'generate_batch',
+           'generate', 'reply_text', 'chat', 'parse_reply', 'call_tool', 'run_agent', 'load_tokenizer',
+           'text_prompt_ids', 'generate_main']
 
 # %% ../nbs/03a_generate.ipynb #31ebef23
 CLOSE_ID = SPECIAL_TOKENS['</myPT_assistant>']
@@ -42,11 +46,8 @@ def _param(model):
     return next(model.parameters())
 
 def _last_logits(model:GPT, idx, pos, attn_mask, kv=None):
-    "Logits `(B, V)` of the last position, with explicit positions and attention mask (the model's own modules)."
-    x = model.drop(model.wte(idx) + model.wpe(pos))
-    for blk in model.h: x = blk(x, attn_mask, kv)
-    if kv is not None: kv.advance(idx.shape[1])
-    return model.lm_head(model.ln_f(x[:, -1]))
+    "Logits `(B, V)` of the last position, with explicit positions and attention mask (the model's own trunk)."
+    return model.lm_head(model.hidden(idx, pos, kv=kv, attn_mask=attn_mask)[:, -1])
 
 @torch.no_grad()
 def _generate_rows(model:GPT, prompts:list[list[int]], n:int, temperature, top_k, top_p, generator, stop_ids, use_cache:bool) -> list[list[int]]:
@@ -122,26 +123,72 @@ def reply_text(tok:Tokenizer, new_ids:list[int], stop_ids=STOP_IDS) -> str:
     return tok.decode(new_ids[:cut])
 
 def chat(model:GPT, tok:Tokenizer, messages_or_text, system:str|None=None, history:list|None=None,
-         context:str|None=None, **kwargs) -> str:
-    "Reply to a user message (or a list of messages) after `history`, and append both turns to `history`."
+         context:str|None=None, tools:dict|None=None, max_tool_calls:int=4, **kwargs) -> str:
+    "Reply to a user message (or messages) after `history`, calling `tools` when the model asks; append every turn to `history`."
     history = [] if history is None else history
     new = [{'role': 'user', 'content': messages_or_text}] if isinstance(messages_or_text, str) else list(messages_or_text)
-    ids = render_prompt(history + new, tok, system=system, context=context)
-    reply = reply_text(tok, generate(model, ids, **kwargs))
-    history.extend(new + [{'role': 'assistant', 'content': reply}])
-    return reply
+    history.extend(new)
+    if tools is None:
+        reply = reply_text(tok, generate(model, render_prompt(history, tok, system=system, context=context), **kwargs))
+        history.append({'role': 'assistant', 'content': reply})
+        return reply
+    return run_agent(model, tok, history, tools, system, context, max_tool_calls, **kwargs)['content']
+
+
+# %% ../nbs/03a_generate.ipynb #0abd2a5e
+TOOLCALL_OPEN, TOOLCALL_CLOSE = SPECIAL_TOKENS['<myPT_toolcall>'], SPECIAL_TOKENS['</myPT_toolcall>']
+TOOL_STOP_IDS = STOP_IDS + (TOOLCALL_CLOSE,)
+
+def _between(ids:list[int], open_id:int, close_id:int) -> tuple[list[int] | None, list[int]]:
+    "The ids inside a leading `open_id` ... `close_id` pair, and what follows it; (None, ids) when absent."
+    if not ids or ids[0] != open_id: return None, ids
+    end = ids.index(close_id) if close_id in ids else len(ids)
+    return ids[1:end], ids[end + 1:]
+
+def parse_reply(tok:Tokenizer, new_ids:list[int]) -> dict:
+    "The message that generated ids stand for: an `assistant_toolcall` (name, arguments) or an `assistant` reply."
+    S = SPECIAL_TOKENS
+    think, rest = _between(list(new_ids), S['<myPT_think>'], S['</myPT_think>'])
+    msg = {'think': tok.decode(think)} if think is not None else {}
+    call, _ = _between(rest, TOOLCALL_OPEN, TOOLCALL_CLOSE)
+    if call is not None:
+        text = tok.decode(call)
+        try: obj = json.loads(text)
+        except json.JSONDecodeError as e: raise ValueError(f'tool call is not JSON ({e.msg}): {text[:200]}')
+        if not isinstance(obj, dict) or not isinstance(obj.get('name'), str): raise ValueError(f'tool call without a name: {text[:200]}')
+        name = obj.pop('name')
+        return {'role': 'assistant_toolcall', 'name': name, 'arguments': obj, **msg}
+    body = rest[:next((k for k, t in enumerate(rest) if t in STOP_IDS), len(rest))]
+    cite_at = body.index(S['<myPT_cite>']) if S['<myPT_cite>'] in body else None
+    if cite_at is not None:
+        cite, _ = _between(body[cite_at:], S['<myPT_cite>'], S['</myPT_cite>'])
+        msg['cite'] = tok.decode(cite); body = body[:cite_at]
+    return {'role': 'assistant', 'content': tok.decode(body), **msg}
+
+def call_tool(tools:dict, name:str, arguments:dict):
+    "Run tool `name` with keyword `arguments`; an unknown tool or an exception becomes an error result."
+    if name not in tools: return {'error': f'unknown tool {name!r} (tools: {", ".join(sorted(tools))})'}
+    try: return tools[name](**arguments)
+    except Exception as e: return {'error': f'{type(e).__name__}: {e}'}
+
+def run_agent(model:GPT, tok:Tokenizer, messages:list[dict], tools:dict, system:str|None=None, context:str|None=None,
+              max_tool_calls:int=4, **kwargs) -> dict:
+    "Generate, run tool calls and append their results until the model answers; `messages` grows in place."
+    for _ in range(max_tool_calls + 1):
+        new = generate(model, render_prompt(messages, tok, system=system, context=context), stop_ids=TOOL_STOP_IDS, **kwargs)
+        try: msg = parse_reply(tok, new)
+        except ValueError as e: msg = {'role': 'assistant', 'content': tok.decode(new), 'error': str(e)}
+        messages.append(msg)
+        if msg['role'] != 'assistant_toolcall': return msg
+        result = call_tool(tools, msg['name'], msg['arguments'])
+        messages.append({'role': 'toolresult', 'name': msg['name'], 'content': result})
+    msg = {'role': 'assistant', 'content': '', 'error': f'stopped after {max_tool_calls} tool calls'}
+    messages.append(msg)
+    return msg
 
 # %% ../nbs/03a_generate.ipynb #a3739060
-def pick_device(device:str|None=None) -> str:
-    "`device`, or the best available one ('cuda', 'mps', 'cpu')."
-    if device and device != 'auto': return device
-    if torch.cuda.is_available(): return 'cuda'
-    if getattr(torch.backends, 'mps', None) and torch.backends.mps.is_available(): return 'mps'
-    return 'cpu'
-
 def load_tokenizer(ckpt_dir) -> Tokenizer:
     "The checkpoint's tokenizer (checked against its `tokenizer_state.json` when present)."
-    from mypt.tokens import load_state
     p = Path(ckpt_dir)/'tokenizer_state.json'
     return load_state(p) if p.is_file() else Tokenizer()
 
@@ -151,41 +198,39 @@ def text_prompt_ids(text:str, tok:Tokenizer) -> list[int]:
     "Token ids of operator prompt text: MyPT tags are structure; whitespace between tags (or after the last) is dropped."
     return tok.encode_trusted(re.sub(rf'({_TAG})\s+(?={_TAG}|$)', r'\1', text.lstrip()))
 
-def generate_main(argv=None):
+@command('mypt generate', 'Generate an assistant reply from a checkpoint.')
+def generate_main(model:str,                    # checkpoint folder
+                  prompt:Annotated[str, Arg(one_of='source')],  # prompt text; MyPT tags in it are structure (end it with <myPT_assistant>)
+                  user:Annotated[str, Arg(one_of='source')],    # a user message; the prompt is built like a training episode
+                  system:str=None,              # system prompt (with --user)
+                  context:str=None,             # user context, e.g. "episode_id: 0042" (with --user)
+                  max_new_tokens:int=200,
+                  temperature:float=0.7,        # 0 = greedy
+                  top_k:int=None,
+                  top_p:float=None,
+                  seed:int=None,
+                  raw:bool=False,               # print the whole decoded token stream, prompt included
+                  no_cache:bool=False,          # recompute the prefix at every step (slow; for checks)
+                  device:str=None,              # 'cpu', 'cuda', 'cuda:1', 'mps' (default: best available)
+                  ) -> int:
     "mypt generate: the guide's generate.py."
-    from mypt.train import load_model
-    ap = argparse.ArgumentParser(prog='mypt generate', description='Generate an assistant reply from a checkpoint.')
-    ap.add_argument('--model', required=True, help='checkpoint folder')
-    src = ap.add_mutually_exclusive_group(required=True)
-    src.add_argument('--prompt', help='prompt text; MyPT tags in it are structure (end it with <myPT_assistant>)')
-    src.add_argument('--user', help='a user message; the prompt is built like a training episode')
-    ap.add_argument('--system', default=None, help='system prompt (with --user)')
-    ap.add_argument('--context', default=None, help='user context, e.g. "episode_id: 0042" (with --user)')
-    ap.add_argument('--max_new_tokens', type=int, default=200)
-    ap.add_argument('--temperature', type=float, default=0.7, help='0 = greedy')
-    ap.add_argument('--top_k', type=int, default=None)
-    ap.add_argument('--top_p', type=float, default=None)
-    ap.add_argument('--seed', type=int, default=None)
-    ap.add_argument('--raw', action='store_true', help='print the whole decoded token stream, prompt included')
-    ap.add_argument('--no_cache', action='store_true', help='recompute the prefix at every step (slow; for checks)')
-    ap.add_argument('--device', default=None, help="'cpu', 'cuda', 'cuda:1', 'mps' (default: best available)")
-    a = ap.parse_args(argv)
-    if a.max_new_tokens <= 0: raise InputError(f'must be positive, got {a.max_new_tokens}', field='--max_new_tokens')
-    if (a.system is not None or a.context is not None) and a.prompt is not None:
+    if max_new_tokens <= 0: raise InputError(f'must be positive, got {max_new_tokens}', field='--max_new_tokens')
+    if (system is not None or context is not None) and prompt is not None:
         raise InputError('--system and --context go with --user; with --prompt write the tags yourself', field='--system')
-    ck = Path(a.model)
+    ck = Path(model)
     if not ck.is_dir(): raise InputError('checkpoint folder not found', ck)
     tok = load_tokenizer(ck)
-    model = load_model(ck, pick_device(a.device))
-    if a.prompt is not None: ids = text_prompt_ids(a.prompt, tok)
-    else: ids = render_prompt([{'role': 'user', 'content': a.user}], tok, system=a.system, context=a.context)
+    gpt = load_model(ck, pick_device(device))
+    if prompt is not None: ids = text_prompt_ids(prompt, tok)
+    else: ids = render_prompt([{'role': 'user', 'content': user}], tok, system=system, context=context)
     if not ids: raise InputError('empty prompt', field='--prompt')
-    T = model.config.block_size
+    T = gpt.config.block_size
     if len(ids) > T: print(f'mypt generate: prompt has {len(ids)} tokens; keeping the last {T} (block_size)', file=sys.stderr)
     t0 = time.time()
-    new = generate(model, ids, a.max_new_tokens, a.temperature, a.top_k, a.top_p, a.seed, use_cache=not a.no_cache)
+    new = generate(gpt, ids, max_new_tokens, temperature, top_k, top_p, seed, use_cache=not no_cache)
     dt = time.time() - t0
-    print(tok.decode(ids[-T:] + new) if a.raw else reply_text(tok, new))
+    print(tok.decode(ids[-T:] + new) if raw else reply_text(tok, new))
     end = 'closed' if new and new[-1] in STOP_IDS else 'not closed'
     print(f'[{len(new)} tokens, {len(new)/max(dt, 1e-9):.1f} tok/s, reply {end}]', file=sys.stderr)
     return 0
+

@@ -8,61 +8,16 @@ import json, re
 from pathlib import Path
 import torch
 from safetensors.torch import save_file, load_file
-from .core import InputError, atomic_dir, write_json
+from typing import Annotated
+from .core import InputError, Arg, atomic_dir, command, write_json
 from .tokens import (Tokenizer, SPECIAL_TOKENS, ENDOFTEXT_ID, GPT2_VOCAB, VOCAB_SIZE, FIRST_UNUSED_ID,
                          gpt2_data_dir, verify_gpt2_files, tokenizer_state, load_state)
 from .model import GPT, GPTConfig
+from .checkpoint import gpt2_param_names, hf_name, to_hf_state, load_model, is_hf_gpt2, check_hf_tokenizer
 
 # %% auto #0
-__all__ = ['CONV1D', 'BLOCK_PARTS', 'STOP_IDS', 'DTYPES', 'CHAT_TEMPLATE', 'TANH_GELUS', 'gpt2_param_names', 'is_conv1d',
-           'hf_name', 'to_hf_state', 'from_hf_state', 'hf_config', 'hf_generation_config', 'hf_tokenizer_files',
-           'export_hf', 'is_hf_gpt2', 'read_hf_weights', 'check_hf_tokenizer', 'load_hf_gpt2', 'export_hf_main']
-
-# %% ../nbs/05_hf.ipynb #b070c9d7
-CONV1D = ('attn.c_attn', 'attn.c_proj', 'mlp.c_fc', 'mlp.c_proj')   # Hugging Face keeps these as Conv1D: weight is (in, out)
-BLOCK_PARTS = ('ln_1', 'attn.c_attn', 'attn.c_proj', 'ln_2', 'mlp.c_fc', 'mlp.c_proj')
-
-def gpt2_param_names(n_layer:int) -> list[str]:
-    "Every parameter of a GPT-2 with biases, in mypt's names."
-    names = ['wte.weight', 'wpe.weight']
-    for i in range(n_layer): names += [f'h.{i}.{p}.{w}' for p in BLOCK_PARTS for w in ('weight', 'bias')]
-    return names + ['ln_f.weight', 'ln_f.bias']
-
-def is_conv1d(name:str) -> bool:
-    "True for the weights Hugging Face stores transposed."
-    return name.endswith('.weight') and any(f'.{p}.' in f'.{name}' for p in CONV1D)
-
-def hf_name(name:str) -> str:
-    "Hugging Face `GPT2LMHeadModel` name of a mypt parameter."
-    return 'transformer.' + name
-
-# %% ../nbs/05_hf.ipynb #c6b8a7f1
-def to_hf_state(sd:dict, n_layer:int, dtype=None) -> dict:
-    "A mypt state dict as Hugging Face `GPT2LMHeadModel` tensors (transposed Conv1D weights, zero biases where mypt has none)."
-    out = {}
-    for n in gpt2_param_names(n_layer):
-        if n in sd: t = sd[n].detach().cpu()
-        elif n.endswith('.bias'):
-            w = sd[n[:-len('bias')] + 'weight']
-            t = torch.zeros(w.shape[0], dtype=w.dtype)     # nn.Linear (out, in) and LayerNorm (C,): first dim is the bias length
-        else: raise InputError(f'parameter {n!r} missing from the checkpoint')
-        if is_conv1d(n): t = t.t()
-        out[hf_name(n)] = (t.to(dtype) if dtype is not None else t).contiguous()
-    return out
-
-_BUFFERS = re.compile(r'^h\.\d+\.attn\.(bias|masked_bias)$')
-
-def from_hf_state(sd:dict, n_layer:int, where=None) -> dict:
-    "Hugging Face GPT-2 tensors (with or without `transformer.`) as a mypt state dict with biases."
-    sd = {k[len('transformer.'):] if k.startswith('transformer.') else k: v for k, v in sd.items()}
-    head = sd.pop('lm_head.weight', None)
-    if head is not None and 'wte.weight' in sd and not torch.equal(head, sd['wte.weight']):
-        raise InputError('lm_head.weight differs from the token embedding; mypt ties them', where, field='lm_head.weight')
-    sd = {k: v for k, v in sd.items() if not _BUFFERS.match(k)}
-    want = gpt2_param_names(n_layer)
-    missing, unexpected = [n for n in want if n not in sd], sorted(set(sd) - set(want))
-    if missing or unexpected: raise InputError(f'not a GPT-2 with {n_layer} layers: missing {missing[:3]}, unexpected {unexpected[:3]}', where)
-    return {n: (sd[n].t() if is_conv1d(n) else sd[n]).contiguous() for n in want}
+__all__ = ['STOP_IDS', 'DTYPES', 'CHAT_TEMPLATE', 'hf_config', 'hf_generation_config', 'hf_tokenizer_files', 'export_hf',
+           'export_hf_main']
 
 # %% ../nbs/05_hf.ipynb #c4bd03c9
 STOP_IDS = [SPECIAL_TOKENS['</myPT_assistant>'], SPECIAL_TOKENS['<myPT_eot>']]
@@ -128,7 +83,6 @@ def hf_tokenizer_files(model_max_length:int=1024) -> dict[str, bytes]:
 # %% ../nbs/05_hf.ipynb #a7987f1c
 def export_hf(ckpt_dir, output_dir, dtype:str='float32') -> Path:
     "Write mypt checkpoint `ckpt_dir` as a Hugging Face GPT-2 folder `output_dir` (atomically)."
-    from mypt.train import load_model
     ckpt_dir, output_dir = Path(ckpt_dir), Path(output_dir)
     if dtype not in DTYPES: raise InputError(f"expected one of {', '.join(DTYPES)}, got {dtype!r}", field='dtype')
     if output_dir.resolve() == ckpt_dir.resolve(): raise InputError('output_dir must differ from the checkpoint folder', output_dir)
@@ -150,112 +104,13 @@ def export_hf(ckpt_dir, output_dir, dtype:str='float32') -> Path:
         for name, data in hf_tokenizer_files(cfg.block_size).items(): (d/name).write_bytes(data)
     return output_dir
 
-# %% ../nbs/05_hf.ipynb #89a7446f
-def is_hf_gpt2(path) -> bool:
-    "True if `path` is a Hugging Face GPT-2 folder (a `config.json` of model type gpt2, not a mypt checkpoint)."
-    p = Path(path)/'config.json'
-    if not p.is_file(): return False
-    try: c = json.loads(p.read_text(encoding='utf-8'))
-    except (json.JSONDecodeError, UnicodeDecodeError): return False
-    return isinstance(c, dict) and 'model' not in c and (c.get('model_type') == 'gpt2' or 'n_ctx' in c)
-
-def read_hf_weights(path) -> dict:
-    "All tensors of a Hugging Face folder: safetensors (single or sharded), else `pytorch_model.bin` via `torch.load(weights_only=True)`."
-    path = Path(path)
-    for single, index in (('model.safetensors', 'model.safetensors.index.json'), ('pytorch_model.bin', 'pytorch_model.bin.index.json')):
-        files = [path/single] if (path/single).is_file() else None
-        if files is None and (path/index).is_file():
-            files = [path/f for f in sorted(set(json.loads((path/index).read_text())['weight_map'].values()))]
-        if files is None: continue
-        sd = {}
-        for f in files:
-            if not f.is_file(): raise InputError('weight shard listed in the index is missing', f)
-            if f.suffix == '.safetensors':
-                try: sd.update(load_file(str(f), device='cpu'))
-                except Exception as e: raise InputError(f'not a readable safetensors file ({str(e)[:200]})', f)
-            else:
-                try: sd.update(torch.load(f, map_location='cpu', weights_only=True))
-                except Exception as e: raise InputError(f'refusing to load: not a plain tensor file ({type(e).__name__}: {str(e)[:200]})', f)
-        return sd
-    raise InputError('no model.safetensors or pytorch_model.bin', path)
-
-def check_hf_tokenizer(path):
-    "Refuse a Hugging Face folder whose tokenizer files disagree with GPT-2's BPE and the pinned MyPT ids."
-    path = Path(path)
-    if (path/'vocab.json').is_file():
-        gpt2 = json.loads(verify_gpt2_files()['encoder.json'])
-        if json.loads((path/'vocab.json').read_text(encoding='utf-8')) != gpt2:
-            raise InputError("vocab.json is not GPT-2's vocabulary, so mypt's tokenizer would not match these weights", path/'vocab.json')
-    if (path/'tokenizer.json').is_file():
-        pinned = {ENDOFTEXT_ID: '<|endoftext|>', **{i: t for t, i in SPECIAL_TOKENS.items()}}
-        for a in json.loads((path/'tokenizer.json').read_text(encoding='utf-8')).get('added_tokens', []):
-            if a.get('id', 0) >= ENDOFTEXT_ID and pinned.get(a['id']) != a.get('content'):
-                raise InputError(f"added token {a.get('content')!r} has id {a['id']}, which mypt pins to {pinned.get(a['id'])!r}", path/'tokenizer.json')
-
-# %% ../nbs/05_hf.ipynb #66d32533
-TANH_GELUS = ('gelu_new', 'gelu_pytorch_tanh', 'gelu_fast')   # all GELU with the tanh approximation, mypt's activation
-
-def _hf_model_config(c:dict, path) -> dict:
-    "The mypt architecture of a Hugging Face GPT-2 config, refusing what mypt cannot represent."
-    where = Path(path)/'config.json'
-    def bad(f, msg): raise InputError(msg, where, field=f)
-    if c.get('model_type', 'gpt2') != 'gpt2': bad('model_type', f"expected 'gpt2', got {c.get('model_type')!r}")
-    if c.get('activation_function', 'gelu_new') not in TANH_GELUS: bad('activation_function', f"mypt computes GELU with the tanh approximation ({', '.join(TANH_GELUS)}), got {c['activation_function']!r}")
-    if c.get('n_inner') not in (None, 4 * c['n_embd']): bad('n_inner', f"mypt's MLP is 4 * n_embd = {4 * c['n_embd']} wide, got {c['n_inner']}")
-    if abs(float(c.get('layer_norm_epsilon', 1e-5)) - 1e-5) > 1e-12: bad('layer_norm_epsilon', f"mypt's LayerNorm uses 1e-05, got {c['layer_norm_epsilon']}")
-    for f in ('scale_attn_by_inverse_layer_idx', 'add_cross_attention'):
-        if c.get(f): bad(f, 'not supported by mypt')
-    if c.get('scale_attn_weights') is False: bad('scale_attn_weights', 'not supported by mypt')
-    try: return {'n_layer': int(c['n_layer']), 'n_head': int(c['n_head']), 'n_embd': int(c['n_embd']),
-                 'block_size': int(c.get('n_positions') or c['n_ctx']), 'vocab_size': int(c['vocab_size'])}
-    except KeyError as e: bad(e.args[0], 'missing')
-
-def load_hf_gpt2(path, device='cpu', **overrides) -> GPT:
-    "A mypt `GPT` from a Hugging Face GPT-2 folder; the vocabulary grows to 50304 with mean-initialised rows."
-    path = Path(path)
-    if not path.is_dir(): raise InputError('checkpoint folder not found', path)
-    if not (path/'config.json').is_file(): raise InputError('not a Hugging Face folder (config.json missing)', path)
-    try: c = json.loads((path/'config.json').read_text(encoding='utf-8'))
-    except (json.JSONDecodeError, UnicodeDecodeError) as e: raise InputError(f'not valid JSON ({e})', path/'config.json')
-    if not isinstance(c, dict): raise InputError('expected a JSON object', path/'config.json')
-    arch = _hf_model_config(c, path)
-    check_hf_tokenizer(path)
-    sd = from_hf_state(read_hf_weights(path), arch['n_layer'], path)
-    sd = {k: v.float() for k, v in sd.items()}
-    for k, n in (('wte.weight', arch['vocab_size']), ('wpe.weight', arch['block_size'])):
-        if sd[k].shape != (n, arch['n_embd']): raise InputError(f"{k} has shape {tuple(sd[k].shape)}, config says ({n}, {arch['n_embd']})", path)
-    # vocabulary: at least mypt's 50304; new rows (special tokens, padding) are the mean of the old ones
-    V = int(overrides.pop('vocab_size', max(arch['vocab_size'], VOCAB_SIZE)))
-    if V < arch['vocab_size']: raise InputError(f"cannot shrink the vocabulary from {arch['vocab_size']} to {V}", path, field='vocab_size')
-    if V > arch['vocab_size']:
-        wte = sd['wte.weight']
-        sd['wte.weight'] = torch.cat([wte, wte.mean(0, keepdim=True).expand(V - wte.shape[0], -1)])
-    # positions: a shorter block_size keeps the first rows, a longer one has no trained rows to use
-    B = int(overrides.pop('block_size', arch['block_size']))
-    if B > arch['block_size']: raise InputError(f"block_size {B} exceeds the {arch['block_size']} trained positions", path, field='block_size')
-    sd['wpe.weight'] = sd['wpe.weight'][:B]
-    # biases: a folder exported from a bias=False model has all-zero biases and says so; drop them then
-    zero = all(not sd[n].any() for n in sd if n.endswith('.bias'))
-    bias = overrides.pop('bias', None)
-    if bias is None: bias = not (zero and (c.get('mypt') or {}).get('bias') is False)
-    if not bias:
-        if not zero: raise InputError('has non-zero biases; it cannot be loaded as a bias=False model', path, field='bias')
-        sd = {k: v for k, v in sd.items() if not k.endswith('.bias')}
-    cfg = GPTConfig(**{**{k: arch[k] for k in ('n_layer', 'n_head', 'n_embd')}, 'vocab_size': V, 'block_size': B,
-                       'bias': bias, 'dropout': 0.0, **overrides})
-    model = GPT(cfg)
-    model.load_state_dict(sd)
-    return model.to(device)
-
 # %% ../nbs/05_hf.ipynb #1bdcb666
-def export_hf_main(argv=None):
+@command('mypt export-hf', 'Export a mypt checkpoint as a Hugging Face GPT-2 folder (transformers loads it offline).')
+def export_hf_main(model:str,          # mypt checkpoint folder (e.g. checkpoints/NAME)
+                   output_dir:str,     # folder to write (replaced atomically if it exists)
+                   dtype:Annotated[str, Arg(choices=list(DTYPES))]='float32',  # weight dtype in the export (default float32)
+                   ) -> int:
     "mypt export-hf: write a checkpoint as a Hugging Face GPT-2 folder."
-    import argparse
-    ap = argparse.ArgumentParser(prog='mypt export-hf', description='Export a mypt checkpoint as a Hugging Face GPT-2 folder (transformers loads it offline).')
-    ap.add_argument('--model', required=True, help='mypt checkpoint folder (e.g. checkpoints/NAME)')
-    ap.add_argument('--output_dir', required=True, help='folder to write (replaced atomically if it exists)')
-    ap.add_argument('--dtype', default='float32', choices=list(DTYPES), help='weight dtype in the export (default float32)')
-    a = ap.parse_args(argv)
-    out = export_hf(a.model, a.output_dir, a.dtype)
-    print(f'exported {a.model} -> {out}')
+    out = export_hf(model, output_dir, dtype)
+    print(f'exported {model} -> {out}')
     return 0

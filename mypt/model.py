@@ -8,13 +8,17 @@ import math
 from dataclasses import dataclass, asdict, fields
 import torch, torch.nn as nn, torch.nn.functional as F
 from torch.utils.checkpoint import checkpoint
-from .core import InputError
+from .core import InputError, check_fields
 
 # %% auto #0
-__all__ = ['GPTConfig', 'packed_attn_mask', 'CausalSelfAttention', 'MLP', 'Block', 'KVCache', 'ChunkedLinearCE', 'GPT',
-           'greedy_reference', 'configure_optimizer', 'flops_per_token']
+__all__ = ['GPT_RULES', 'GPTConfig', 'packed_block_mask', 'packed_attn_mask', 'CausalSelfAttention', 'MLP', 'Block', 'KVCache',
+           'ChunkedLinearCE', 'GPT', 'greedy_reference', 'configure_optimizer', 'flops_per_token', 'pick_device']
 
 # %% ../nbs/02a_model.ipynb #e48ef191
+_positive = (lambda v: v > 0, 'must be positive')
+GPT_RULES = {**{f: _positive for f in ('block_size', 'vocab_size', 'n_layer', 'n_head', 'n_embd')},
+             'dropout': (lambda v: 0 <= v < 1, 'must be in [0, 1)')}
+
 @dataclass
 class GPTConfig:
     "Architecture of a GPT (the guide's keys)."
@@ -28,20 +32,32 @@ class GPTConfig:
     use_checkpoint: bool = False   # recompute block activations in backward (saves memory)
 
     def __post_init__(self):
-        for f in ('block_size', 'vocab_size', 'n_layer', 'n_head', 'n_embd'):
-            v = getattr(self, f)
-            if isinstance(v, bool) or not isinstance(v, int) or v <= 0: raise InputError(f'expected a positive integer, got {v!r}', field=f)
+        check_fields(self, GPT_RULES)
         if self.n_embd % self.n_head: raise InputError(f'n_embd ({self.n_embd}) must be divisible by n_head ({self.n_head})', field='n_embd')
-        if not isinstance(self.dropout, (int, float)) or isinstance(self.dropout, bool) or not 0 <= self.dropout < 1:
-            raise InputError(f'expected a number in [0, 1), got {self.dropout!r}', field='dropout')
-        for f in ('bias', 'use_checkpoint'):
-            if not isinstance(getattr(self, f), bool): raise InputError(f'expected true or false, got {getattr(self, f)!r}', field=f)
 
     @classmethod
     def keys(cls): return [f.name for f in fields(cls)]
     def to_dict(self): return asdict(self)
 
 # %% ../nbs/02a_model.ipynb #492f2a1f
+try:
+    from torch.nn.attention.flex_attention import flex_attention, create_block_mask, BlockMask
+except ImportError: flex_attention = create_block_mask = BlockMask = None   # PyTorch without FlexAttention
+
+_FLEX_COMPILED = {}
+
+def _flex(q, k, v, block_mask):
+    "FlexAttention: compiled on CUDA (the fused kernel), eager elsewhere (a slow, exact reference)."
+    if not q.is_cuda: return flex_attention(q, k, v, block_mask=block_mask)
+    if 'f' not in _FLEX_COMPILED: _FLEX_COMPILED['f'] = torch.compile(flex_attention, dynamic=False)
+    return _FLEX_COMPILED['f'](q, k, v, block_mask=block_mask)
+
+def packed_block_mask(doc:torch.Tensor):
+    "FlexAttention's block mask for packed rows: query i sees key j iff j <= i and both are in the same episode."
+    B, T = doc.shape
+    def same_episode_causal(b, h, qi, ki): return (doc[b, qi] == doc[b, ki]) & (qi >= ki)
+    return create_block_mask(same_episode_causal, B, None, T, T, device=doc.device)
+
 def packed_attn_mask(doc:torch.Tensor) -> torch.Tensor:
     "Boolean (B, 1, T, T) mask: query i may attend to key j iff j <= i and both belong to the same episode."
     T = doc.shape[1]
@@ -57,14 +73,20 @@ class CausalSelfAttention(nn.Module):
         self.resid_dropout = nn.Dropout(cfg.dropout)
 
     def forward(self, x, attn_mask=None, kv=None):
-        B, T, C = x.shape
-        q, k, v = self.c_attn(x).split(self.n_embd, dim=2)
-        q, k, v = (t.view(B, T, self.n_head, C // self.n_head).transpose(1, 2) for t in (q, k, v))
-        if kv is not None: k, v = kv.update(k, v)     # generation: attend to the cached prefix too
+        B, T, C = x.shape                                                    # (B, T, C)
+        q, k, v = self.c_attn(x).split(self.n_embd, dim=2)                   # 3 x (B, T, C)
+        q, k, v = (t.view(B, T, self.n_head, C // self.n_head).transpose(1, 2) for t in (q, k, v))  # (B, nh, T, hs)
+        if kv is not None:
+            k, v = kv.update(k, v)                 # generation: (B, nh, S, hs) with the cached prefix
         p = self.dropout if self.training else 0.0
-        if attn_mask is not None: y = F.scaled_dot_product_attention(q, k, v, attn_mask=attn_mask, dropout_p=p)
-        else: y = F.scaled_dot_product_attention(q, k, v, dropout_p=p, is_causal=(kv is None or T > 1))
-        return self.resid_dropout(self.c_proj(y.transpose(1, 2).contiguous().view(B, T, C)))
+        if BlockMask is not None and isinstance(attn_mask, BlockMask):       # packed rows, FlexAttention
+            y = _flex(q, k, v, attn_mask)
+        elif attn_mask is not None:                # packed rows: (B, 1, T, S) boolean
+            y = F.scaled_dot_product_attention(q, k, v, attn_mask=attn_mask, dropout_p=p)
+        else:
+            y = F.scaled_dot_product_attention(q, k, v, dropout_p=p, is_causal=(kv is None or T > 1))
+        y = y.transpose(1, 2).contiguous().view(B, T, C)                     # (B, T, C)
+        return self.resid_dropout(self.c_proj(y))
 
 class MLP(nn.Module):
     def __init__(self, cfg:GPTConfig):
@@ -72,7 +94,9 @@ class MLP(nn.Module):
         self.c_fc = nn.Linear(cfg.n_embd, 4*cfg.n_embd, bias=cfg.bias)
         self.c_proj = nn.Linear(4*cfg.n_embd, cfg.n_embd, bias=cfg.bias)
         self.dropout = nn.Dropout(cfg.dropout)
-    def forward(self, x): return self.dropout(self.c_proj(F.gelu(self.c_fc(x), approximate='tanh')))
+    def forward(self, x):                                                    # (B, T, C)
+        h = F.gelu(self.c_fc(x), approximate='tanh')                         # (B, T, 4C)
+        return self.dropout(self.c_proj(h))                                  # (B, T, C)
 
 class Block(nn.Module):
     def __init__(self, cfg:GPTConfig):
@@ -82,8 +106,8 @@ class Block(nn.Module):
         self.ln_2 = nn.LayerNorm(cfg.n_embd, bias=cfg.bias)
         self.mlp = MLP(cfg)
     def forward(self, x, attn_mask=None, kv=None):
-        x = x + self.attn(self.ln_1(x), attn_mask, kv)
-        return x + self.mlp(self.ln_2(x))
+        x = x + self.attn(self.ln_1(x), attn_mask, kv)                       # (B, T, C)
+        return x + self.mlp(self.ln_2(x))                                    # (B, T, C)
 
 # %% ../nbs/02a_model.ipynb #0db9b265
 class KVCache:
@@ -107,12 +131,12 @@ class KVCache:
 
 # %% ../nbs/02a_model.ipynb #bfe88cb3
 class ChunkedLinearCE(torch.autograd.Function):
-    "Sum of cross-entropy of `h @ w.T` against `tgt`, chunk by chunk; gradients are formed in the same pass."
+    "Sum of cross-entropy of `h @ w.T` against `tgt` (times `wt` if given), chunk by chunk; gradients in the same pass."
     # Each chunk's logits live only inside the loop: softmax minus one-hot is the gradient of the
     # loss w.r.t. the logits, so it is turned into grad_h and grad_w right away and dropped. Peak
     # memory is one chunk of logits, with three matmuls per chunk and no recomputation.
     @staticmethod
-    def forward(ctx, h, w, tgt, chunk:int):
+    def forward(ctx, h, w, tgt, chunk:int, wt=None):
         dt = torch.get_autocast_dtype(h.device.type) if torch.is_autocast_enabled(h.device.type) else h.dtype
         need = ctx.needs_input_grad[0] or ctx.needs_input_grad[1]
         hc_all, wc = h.to(dt), w.to(dt)
@@ -123,10 +147,13 @@ class ChunkedLinearCE(torch.autograd.Function):
             hc, tc = hc_all[i:i+chunk], tgt[i:i+chunk]
             logits = (hc @ wc.t()).float()
             lse = torch.logsumexp(logits, dim=-1)
-            total += (lse - logits.gather(1, tc[:, None]).squeeze(1)).sum()
+            tok_loss = lse - logits.gather(1, tc[:, None]).squeeze(1)             # (n,)
+            wc_ = None if wt is None else wt[i:i+chunk].float()                  # (n,) weights
+            total += (tok_loss if wc_ is None else tok_loss * wc_).sum()
             if need:
                 p = logits.sub_(lse[:, None]).exp_()                  # softmax, in place
                 p[torch.arange(len(tc), device=p.device), tc] -= 1.0   # minus one-hot
+                if wc_ is not None: p.mul_(wc_[:, None])               # weighted tokens: scaled gradient
                 p = p.to(dt)
                 gh[i:i+chunk] = (p @ wc).to(gh.dtype)
                 if dt == torch.float32: gw.addmm_(p.t(), hc)
@@ -137,7 +164,7 @@ class ChunkedLinearCE(torch.autograd.Function):
     @staticmethod
     def backward(ctx, g):
         gh, gw = ctx.saved_tensors
-        return gh * g, gw * g, None, None
+        return gh * g, gw * g, None, None, None
 
 class GPT(nn.Module):
     "GPT-2 architecture with masked, chunked loss; packed-episode attention; KV-cache decoding."
@@ -150,6 +177,7 @@ class GPT(nn.Module):
         self.h = nn.ModuleList([Block(cfg) for _ in range(cfg.n_layer)])
         self.ln_f = nn.LayerNorm(cfg.n_embd, bias=cfg.bias)
         self.head_chunk = 4096
+        self.packed_attention = 'auto'      # 'auto', 'sdpa' or 'flex' (see Attention)
         self.apply(self._init_weights)
         for n, p in self.named_parameters():   # GPT-2: scaled init of residual projections
             if n.endswith('c_proj.weight'): nn.init.normal_(p, 0.0, 0.02/math.sqrt(2*cfg.n_layer))
@@ -164,42 +192,58 @@ class GPT(nn.Module):
         n = sum(p.numel() for p in self.parameters())
         return n - self.wpe.weight.numel() if non_embedding else n
 
-    def hidden(self, idx, pos=None, doc=None, kv:KVCache|None=None):
-        "Final hidden states (after `ln_f`)."
-        B, T = idx.shape
+    def hidden(self, idx, pos=None, doc=None, kv:KVCache|None=None, attn_mask=None):
+        "Final hidden states (after `ln_f`), `(B, T, C)`; `attn_mask` overrides the one made from `doc`."
+        B, T = idx.shape                                                     # (B, T) token ids
         if pos is None:
             start = kv.pos if kv is not None else 0
-            pos = torch.arange(start, start + T, device=idx.device)
+            pos = torch.arange(start, start + T, device=idx.device)          # (T,)
         if int(pos.max()) >= self.config.block_size:
             raise ValueError(f'position {int(pos.max())} exceeds block_size {self.config.block_size}')
-        x = self.drop(self.wte(idx) + self.wpe(pos))
-        attn_mask = packed_attn_mask(doc) if doc is not None else None
+        x = self.drop(self.wte(idx) + self.wpe(pos))                         # (B, T, C)
+        if attn_mask is None and doc is not None: attn_mask = self.packed_mask(doc)   # (B, 1, T, T) or a BlockMask
         for blk in self.h:
             if self.config.use_checkpoint and self.training and kv is None:
                 x = checkpoint(blk, x, attn_mask, use_reentrant=False)
-            else: x = blk(x, attn_mask, kv)
+            else: x = blk(x, attn_mask, kv)                                  # (B, T, C)
         if kv is not None: kv.advance(T)
-        return self.ln_f(x)
+        return self.ln_f(x)                                                  # (B, T, C)
 
-    def forward(self, idx, targets=None, loss_mask=None, pos=None, doc=None, full_logits:bool=False, kv=None):
-        h = self.hidden(idx, pos, doc, kv)
-        if targets is None: return self.lm_head(h[:, -1:]), None
-        m = torch.ones_like(targets, dtype=torch.bool) if loss_mask is None else loss_mask.bool()
+    def forward(self, idx, targets=None, loss_mask=None, pos=None, doc=None, full_logits:bool=False, kv=None,
+                reduction:str='mean'):
+        "Training: `(None, loss)` (`(logits, loss)` with `full_logits`). Sampling (no targets): `(last logits, None)`."
+        h = self.hidden(idx, pos, doc, kv)                                   # (B, T, C)
+        if targets is None: return self.lm_head(h[:, -1:]), None             # (B, 1, V)
+        m = torch.ones_like(targets, dtype=torch.bool) if loss_mask is None else loss_mask        # (B, T) 0/1 or weights
         if full_logits:
-            logits = self.lm_head(h)
+            logits = self.lm_head(h)                                         # (B, T, V)
             tl = F.cross_entropy(logits.float().view(-1, logits.size(-1)), targets.reshape(-1), reduction='none')
-            return logits, (tl * m.reshape(-1)).sum() / m.sum().clamp(min=1)
-        return None, self.masked_loss(h, targets, m)
+            total = (tl * m.reshape(-1).float()).sum()
+            return logits, total if reduction == 'sum' else total / m.float().sum().clamp(min=1e-12)
+        return None, self.masked_loss(h, targets, m, reduction)
 
-    def lm_head(self, h): return F.linear(h, self.wte.weight)   # tied embeddings
+    def packed_mask(self, doc):
+        "The attention mask of packed rows: a FlexAttention block mask or SDPA's boolean (B, 1, T, T)."
+        mode = self.packed_attention
+        if mode == 'auto':
+            dropout = self.training and self.config.dropout > 0
+            mode = 'flex' if doc.is_cuda and create_block_mask is not None and not dropout else 'sdpa'
+        if mode == 'flex':
+            if create_block_mask is None: raise RuntimeError('this PyTorch has no FlexAttention')
+            return packed_block_mask(doc)
+        return packed_attn_mask(doc)
 
-    def masked_loss(self, h, targets, m):
-        "Mean cross-entropy over positions where `m` is true, never building full logits."
-        hs, tg = h[m], targets[m]               # (N, C), (N,)
-        n = tg.numel()
-        if n == 0: return h.sum() * 0.0         # no trained tokens: zero loss, zero gradients
-        total = ChunkedLinearCE.apply(hs, self.wte.weight, tg, self.head_chunk)
-        return total / n
+    def lm_head(self, h): return F.linear(h, self.wte.weight)   # tied embeddings: (..., C) -> (..., V)
+
+    def masked_loss(self, h, targets, m, reduction:str='mean'):
+        "Cross-entropy over positions where `m` > 0 (weighted by `m` when it holds weights), never building full logits."
+        sel = m > 0 if m.dtype != torch.bool else m                           # (B, T)
+        hs, tg = h[sel], targets[sel]                                        # (N, C), (N,)
+        if tg.numel() == 0: return h.sum() * 0.0   # no trained tokens: zero loss, zero gradients
+        wt = None if m.dtype in (torch.bool, torch.uint8, torch.int64, torch.int32) else m[sel]   # (N,) weights
+        total = ChunkedLinearCE.apply(hs, self.wte.weight, tg, self.head_chunk, wt)   # scalar sum over N
+        return total if reduction == 'sum' else total / (tg.numel() if wt is None else wt.float().sum())
+
 
 # %% ../nbs/02a_model.ipynb #85da1e3f
 @torch.no_grad()
@@ -223,3 +267,10 @@ def flops_per_token(cfg:GPTConfig, n_params:int, T:int|None=None) -> float:
     "Training FLOPs per token (6N plus attention), as in the PaLM appendix."
     T = T or cfg.block_size
     return 6*n_params + 12*cfg.n_layer*cfg.n_embd*T
+
+def pick_device(device:str|None=None, local_rank:int=0) -> str:
+    "`device`, or the best available one: 'cuda:LOCAL_RANK', 'mps', else 'cpu'."
+    if device and device != 'auto': return device
+    if torch.cuda.is_available(): return f'cuda:{local_rank}'
+    if getattr(torch.backends, 'mps', None) and torch.backends.mps.is_available(): return 'mps'
+    return 'cpu'

@@ -6,7 +6,8 @@
 from __future__ import annotations
 import json, os, sys, time
 from pathlib import Path
-from .core import InputError, repo_path, sample_dir, write_json
+from typing import Annotated
+from .core import InputError, Arg, command, repo_path, sample_dir, write_json
 
 # %% auto #0
 __all__ = ['STAGES', 'DEMO_NOTE', 'DEMO_PARAMS', 'default_params', 'parse_value', 'notebook_params', 'run_pipeline',
@@ -68,17 +69,15 @@ class PipelineError(RuntimeError):
     "A stage notebook failed; the message names the notebook, cell and error."
 
 # %% ../nbs/06_pipeline.ipynb #8cf667bd
-def pipeline_main(argv=None):
+@command('mypt pipeline', 'Run the stage notebooks 00 -> 04 with papermill under one run folder.')
+def pipeline_main(run_dir:str,  # folder for executed notebooks and artefacts
+                  parameter:Annotated[list[tuple[str, str]], Arg('-p', '--parameter', nargs=2, action='append', metavar=('KEY', 'VALUE'))]=(),  # notebook parameter (repeatable)
+                  stages:list[str]=None,     # stages to run (default: all of STAGES, 00_tokens to 04_eval)
+                  kernel:str='python3',      # Jupyter kernel name
+                  ) -> int:
     "mypt pipeline: run the stage notebooks with papermill."
-    import argparse
-    ap = argparse.ArgumentParser(prog='mypt pipeline', description='Run the stage notebooks 00 -> 04 with papermill under one run folder.')
-    ap.add_argument('--run_dir', required=True, help='folder for executed notebooks and artefacts')
-    ap.add_argument('-p', '--parameter', nargs=2, action='append', default=[], metavar=('KEY', 'VALUE'), help='notebook parameter (repeatable)')
-    ap.add_argument('--stages', nargs='+', default=None, help=f'subset of {" ".join(STAGES)}')
-    ap.add_argument('--kernel', default='python3', help='Jupyter kernel name')
-    a = ap.parse_args(argv)
-    params = {k: parse_value(v) for k, v in a.parameter}
-    try: s = run_pipeline(a.run_dir, params, a.stages, a.kernel)
+    params = {k: parse_value(v) for k, v in parameter}
+    try: s = run_pipeline(run_dir, params, stages, kernel)
     except PipelineError as e:
         print(f'mypt pipeline: {e}', file=sys.stderr); return 1
     print(f"pipeline finished in {s['seconds']:.0f} s; run folder: {s['run_dir']}")
@@ -91,18 +90,16 @@ DEMO_NOTE = ('Note: the demo trains a 2-layer model from scratch for a few CPU m
              '(mypt train --init_from_model CHECKPOINT_OR_GPT2_FOLDER) on a GPU.')
 DEMO_PARAMS = {'config_file': None, 'max_iters': 200, 'eval_interval': 50, 'max_new_tokens': 60}
 
-def demo_main(argv=None):
+@command('mypt demo', 'Run the whole pipeline on the bundled sample episodes (CPU, a few minutes).')
+def demo_main(run_dir:str='runs/demo',
+              max_iters:int=DEMO_PARAMS['max_iters'],
+              parameter:Annotated[list[tuple[str, str]], Arg('-p', '--parameter', nargs=2, action='append', metavar=('KEY', 'VALUE'))]=(),
+              ) -> int:
     "mypt demo: the whole pipeline on the bundled sample set, on CPU."
-    import argparse
-    ap = argparse.ArgumentParser(prog='mypt demo', description='Run the whole pipeline on the bundled sample episodes (CPU, a few minutes).')
-    ap.add_argument('--run_dir', default='runs/demo')
-    ap.add_argument('--max_iters', type=int, default=DEMO_PARAMS['max_iters'])
-    ap.add_argument('-p', '--parameter', nargs=2, action='append', default=[], metavar=('KEY', 'VALUE'))
-    a = ap.parse_args(argv)
-    params = {**DEMO_PARAMS, 'config_file': str(repo_path('configs', 'cpu', 'small_chat_sft.json')), 'max_iters': a.max_iters,
-              'model_name': 'demo', **{k: parse_value(v) for k, v in a.parameter}}
-    print(f'mypt demo: bundled sample set {sample_dir()} → {Path(a.run_dir).resolve()}')
-    try: s = run_pipeline(a.run_dir, params)
+    params = {**DEMO_PARAMS, 'config_file': str(repo_path('configs', 'cpu', 'small_chat_sft.json')), 'max_iters': max_iters,
+              'model_name': 'demo', **{k: parse_value(v) for k, v in parameter}}
+    print(f'mypt demo: bundled sample set {sample_dir()} → {Path(run_dir).resolve()}')
+    try: s = run_pipeline(run_dir, params)
     except PipelineError as e:
         print(f'mypt demo: {e}', file=sys.stderr); return 1
     p = s['params']; rd = Path(s['run_dir'])

@@ -8,47 +8,40 @@ import hashlib, json, math, os, queue, random, re, shutil, sys, threading, time
 from array import array
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
-from functools import cached_property
 from itertools import islice
 from pathlib import Path
 import numpy as np
-from .core import InputError, atomic_dir, sha256_file, write_json
+from typing import Literal
+from .core import InputError, atomic_dir, command, sha256_file, write_json
+from .dataset import (SFT_SCHEMA, STREAM_SCHEMA, TOKENS_DTYPE, MASK_DTYPE, INDEX_DTYPE, TOKENS_FILE, MASK_FILE,
+                          INDEX_FILE, META_FILE, TOKENIZER_FILE, SPLITS, LAYOUT, Split, open_dataset,
+                          MASK_WEIGHTED_FILE, WEIGHT_DTYPE)
 from .tokens import Tokenizer, ENDOFTEXT_ID, FIRST_UNUSED_ID, load_state
-from .episodes import check_unique_id, iter_jsonl, iter_episodes, episode_segments, encode_segments, episode_id, episode_group, SEGMENT_TAGS, EOT
+from .episodes import check_input_file, episode_language, check_unique_id, iter_jsonl, iter_episodes, episode_pieces, encode_pieces, text_pieces, MASK_POLICIES, episode_id, episode_group, SEGMENT_TAGS, EOT
+from . import __version__
 
 # %% auto #0
-__all__ = ['SFT_SCHEMA', 'STREAM_SCHEMA', 'TOKENS_DTYPE', 'MASK_DTYPE', 'INDEX_DTYPE', 'TOKENS_FILE', 'MASK_FILE', 'INDEX_FILE',
-           'META_FILE', 'TOKENIZER_FILE', 'SPLITS', 'LAYOUT', 'TEXT_SUFFIXES', 'TEXT_CHUNK_CHARS', 'encode_episodes',
-           'group_key', 'split_groups', 'episode_language', 'length_stats', 'created_at', 'prepare', 'print_summary',
-           'Shard', 'Split', 'Dataset', 'open_dataset', 'decode_episode', 'text_files', 'read_text_pieces',
-           'prepare_text', 'mix', 'prepare_main', 'prepare_text_main', 'mix_main']
-
-# %% ../nbs/02_prepare.ipynb #c658838a
-SFT_SCHEMA = 'episode_indexed_sft_v1'
-STREAM_SCHEMA = 'token_stream_v1'
-TOKENS_DTYPE = np.dtype('<u4')   # token ids
-MASK_DTYPE = np.dtype('u1')      # loss mask, 0 or 1
-INDEX_DTYPE = np.dtype('<u8')    # (start, length) pairs
-TOKENS_FILE, MASK_FILE, INDEX_FILE = 'tokens.bin', 'mask.bin', 'episodes.idx'
-META_FILE, TOKENIZER_FILE = 'dataset_metadata.json', 'tokenizer_state.json'
-SPLITS = ('train', 'val')
-LAYOUT = {TOKENS_FILE: 'uint32 little-endian token ids', MASK_FILE: 'uint8 loss mask, 0 or 1, one per token',
-          INDEX_FILE: 'uint64 little-endian (start, length) pairs, start counted in tokens'}
+__all__ = ['TEXT_SUFFIXES', 'TEXT_CHUNK_CHARS', 'encode_episodes', 'group_key', 'split_groups', 'length_stats', 'created_at',
+           'prepare', 'print_summary', 'text_files', 'read_text_pieces', 'prepare_text', 'mix', 'prepare_main',
+           'prepare_text_main', 'mix_main']
 
 # %% ../nbs/02_prepare.ipynb #e9bd99b1
 def _threads(num_threads:int|None) -> int:
     return max(1, int(num_threads) if num_threads else min(8, os.cpu_count() or 1))
 
-def encode_episodes(episodes:list[dict], tok:Tokenizer, num_threads:int|None=None, pool=None):
-    "Ids, masks and lengths of many episodes, concatenated: the same as `encode_episode` on each."
-    segs = [episode_segments(ep) for ep in episodes]
-    bodies = tok.encode_batch([text for s in segs for _, text in s], num_threads, pool)
-    ids, mask, lengths, k = array('I'), array('B'), array('q'), 0
-    for s in segs:
-        i, m = encode_segments(s, tok, bodies[k:k+len(s)]); k += len(s)
-        ids.extend(i); mask.extend(m); lengths.append(len(i))
-    mask = np.frombuffer(mask, np.uint8)
-    return np.frombuffer(ids, np.uint32), mask, np.frombuffer(lengths, np.int64)
+def encode_episodes(episodes:list[dict], tok:Tokenizer, num_threads:int|None=None, pool=None,
+                    policy:str='assistant', weighted:bool=False):
+    "Ids, masks and lengths of many episodes, concatenated (plus float32 weights with `weighted`): `encode_episode` on each."
+    plans = [episode_pieces(ep, policy) for ep in episodes]
+    texts = [text_pieces(pl) for pl in plans]
+    bodies = tok.encode_batch([t for ts in texts for t in ts], num_threads, pool)
+    ids, weights, lengths, k = array('I'), array('f'), array('q'), 0
+    for pl, ts in zip(plans, texts):
+        i, w = encode_pieces(pl, tok, bodies[k:k+len(ts)], weighted=True); k += len(ts)
+        ids.extend(i); weights.extend(w); lengths.append(len(i))
+    weights = np.frombuffer(weights, np.float32)
+    out = (np.frombuffer(ids, np.uint32), (weights > 0).astype(np.uint8), np.frombuffer(lengths, np.int64))
+    return out + (weights,) if weighted else out
 
 # %% ../nbs/02_prepare.ipynb #41067832
 def group_key(ep:dict, line:int) -> str:
@@ -68,8 +61,8 @@ def split_groups(groups, val_split:float, seed:int) -> set:
 # %% ../nbs/02_prepare.ipynb #ab74f024
 class _SplitWriter:
     "Append episodes to one split folder, in shards of at most `tokens_per_shard` tokens."
-    def __init__(self, folder, tokens_per_shard:int|None=None, root=None):
-        self.folder, self.limit = Path(folder), tokens_per_shard
+    def __init__(self, folder, tokens_per_shard:int|None=None, root=None, weighted:bool=False):
+        self.folder, self.limit, self.weighted = Path(folder), tokens_per_shard, weighted
         self.root = Path(root) if root is not None else self.folder.parent
         self.shards, self.files = [], None
         self.lengths, self.num_tokens, self.num_masked = array('q'), 0, 0
@@ -79,15 +72,16 @@ class _SplitWriter:
         self._close_files()
         d = self.folder if self.limit is None else self.folder/f'shard_{len(self.shards):05d}'
         d.mkdir(parents=True, exist_ok=True)
-        self.files = {n: open(d/n, 'wb', buffering=1 << 20) for n in (TOKENS_FILE, MASK_FILE, INDEX_FILE)}
+        names = (TOKENS_FILE, MASK_FILE, INDEX_FILE) + ((MASK_WEIGHTED_FILE,) if self.weighted else ())
+        self.files = {n: open(d/n, 'wb', buffering=1 << 20) for n in names}
         self.shards.append({'path': d.relative_to(self.root).as_posix(), 'episodes': 0, 'tokens': 0})
 
     def _close_files(self):
         for f in (self.files or {}).values(): f.close()
         self.files = None
 
-    def add(self, ids, mask, lengths):
-        "Append episodes given as concatenated `ids` and `mask` plus their `lengths`."
+    def add(self, ids, mask, lengths, weights=None):
+        "Append episodes given as concatenated `ids` and `mask` (and `weights`) plus their `lengths`."
         lengths = np.asarray(lengths, dtype=np.int64)
         i, pos = 0, 0
         while i < len(lengths):
@@ -103,6 +97,7 @@ class _SplitWriter:
             self.files[TOKENS_FILE].write(np.ascontiguousarray(ids[pos:pos+n], dtype=TOKENS_DTYPE).data)
             self.files[MASK_FILE].write(np.ascontiguousarray(mask[pos:pos+n], dtype=MASK_DTYPE).data)
             self.files[INDEX_FILE].write(pairs.data)
+            if self.weighted: self.files[MASK_WEIGHTED_FILE].write(np.ascontiguousarray(weights[pos:pos+n], dtype=WEIGHT_DTYPE).data)
             sh['episodes'] += k; sh['tokens'] += n
             self.num_tokens += n; self.num_masked += int(mask[pos:pos+n].sum(dtype=np.int64))
             self.lengths.extend(L.tolist())
@@ -113,12 +108,6 @@ class _SplitWriter:
         return self.shards
 
 # %% ../nbs/02_prepare.ipynb #82e8b53d
-def episode_language(ep:dict) -> str|None:
-    "An episode's language: its `language` field, else `language: xx` in its context."
-    if ep.get('language'): return str(ep['language'])
-    m = re.search(r'language:\s*([A-Za-z_-]+)', ep.get('context') or '')
-    return m.group(1) if m else None
-
 def length_stats(lengths) -> dict:
     "min / mean / median / p95 / max of episode lengths in tokens."
     a = np.asarray(lengths, dtype=np.int64)
@@ -152,12 +141,6 @@ def created_at() -> str:
     return dt.replace(microsecond=0).isoformat().replace('+00:00', 'Z')
 
 # %% ../nbs/02_prepare.ipynb #97ef5f6d
-def _check_input_file(path) -> Path:
-    p = Path(path)
-    if not p.exists(): raise InputError('no such file', p)
-    if p.is_dir(): raise InputError('is a directory, expected a JSONL file', p)
-    return p
-
 def _check_output_dir(path) -> Path:
     "Refuse to replace a folder that is not a dataset: `atomic_dir` would delete it."
     p = Path(path)
@@ -200,18 +183,16 @@ def _prefetch(it, depth:int=2):
             try: q.get_nowait()
             except queue.Empty: t.join(0.01)
 
-def _readable(folder):
-    "mkdtemp makes 0700 folders; give the dataset the permissions a plain mkdir would."
-    umask = os.umask(0); os.umask(umask)
-    os.chmod(folder, 0o777 & ~umask)
 
 # %% ../nbs/02_prepare.ipynb #e7bf79f8
 def prepare(input, output_dir, tokenization:str='gpt2', val_split:float=0.1, seed:int=42, block_size:int=1024,
             skip_invalid:bool=False, drop_long:bool=False, tokens_per_shard:int|None=None, verbose:bool=False,
-            num_threads:int|None=None, batch_size:int=1024) -> dict:
+            num_threads:int|None=None, batch_size:int=1024, mask_policy:str='assistant', weighted_mask:bool=False) -> dict:
     "Turn a gold JSONL file into an episode-indexed dataset at `output_dir`; return its metadata."
-    src = _check_input_file(input)
+    src = check_input_file(input)
     _check_args(val_split, block_size, tokens_per_shard)
+    if mask_policy not in MASK_POLICIES:
+        raise InputError(f"expected one of {', '.join(MASK_POLICIES)}, got {mask_policy!r}", field='mask_policy')
     out = _check_output_dir(output_dir)
     tok = Tokenizer(None, tokenization)
     t0 = time.perf_counter()
@@ -235,15 +216,14 @@ def prepare(input, output_dir, tokenization:str='gpt2', val_split:float=0.1, see
     seen = {'language': False, 'category': False}
     t1 = time.perf_counter()
     with atomic_dir(out) as tmp, ThreadPoolExecutor(_threads(num_threads)) as pool:
-        _readable(tmp)
-        writers = {s: _SplitWriter(tmp/s, tokens_per_shard, tmp) for s in SPLITS}
+        writers = {s: _SplitWriter(tmp/s, tokens_per_shard, tmp, weighted_mask) for s in SPLITS}
         # pass 1 validated every line; pass 2 only parses, skipping the lines pass 1 rejected
         valid = ((n, ep) for n, ep in iter_jsonl(src, skip_invalid) if n not in invalid_lines)
         n_seen = 0
         for batch in _prefetch(_batched(valid, batch_size)):
 
             eps = [ep for _, ep in batch]
-            ids, mask, lengths = encode_episodes(eps, tok, pool=pool)
+            ids, mask, lengths, weights = encode_episodes(eps, tok, pool=pool, policy=mask_policy, weighted=True)
             if n_seen + len(batch) > len(group_of): raise InputError('changed while it was being prepared; run again', src)
             dest = is_val[group_of[n_seen:n_seen+len(batch)]]
             n_seen += len(batch)
@@ -259,14 +239,14 @@ def prepare(input, output_dir, tokenization:str='gpt2', val_split:float=0.1, see
             for j, (n, ep) in enumerate(batch):
                 if dest[j] < 0: continue
                 split = SPLITS[dest[j]]
-                for key, value in (('language', episode_language(ep)), ('category', ep.get('category'))):
+                for key, value in (('language', episode_language(ep, default=None)), ('category', ep.get('category'))):
                     if value is not None: seen[key] = True
                     _tally(tallies[key][split], 'unspecified' if value is None else str(value), int(lengths[j]), int(trained[j]))
             for d, split in enumerate(SPLITS):
                 if not (dest == d).any(): continue
-                if (dest == d).all(): writers[split].add(ids, mask, lengths); continue
+                if (dest == d).all(): writers[split].add(ids, mask, lengths, weights); continue
                 sel = np.repeat(dest == d, lengths)
-                writers[split].add(ids[sel], mask[sel], lengths[dest == d])
+                writers[split].add(ids[sel], mask[sel], lengths[dest == d], weights[sel])
         shards = {s: w.close() for s, w in writers.items()}
         if _stamp(src) != stamp or n_seen != len(group_of): raise InputError('changed while it was being prepared; run again', src)
         tok.save_state(tmp)
@@ -275,6 +255,7 @@ def prepare(input, output_dir, tokenization:str='gpt2', val_split:float=0.1, see
             **_split_counts(writers),
             'tokenization': tokenization, 'vocab_size': tok.vocab_size, 'tokenizer_hash': tok.hash,
             'block_size': block_size, 'seed': seed, 'val_split': val_split,
+            'mask_policy': mask_policy, 'weighted_mask': weighted_mask,
             'source': source, 'num_groups': len(groups), 'num_val_groups': len(val_groups),
             'val_groups': sorted(val_groups),
             'dropped_long': len(dropped), 'dropped_long_episodes': dropped[:100], 'drop_long': drop_long,
@@ -290,7 +271,6 @@ def prepare(input, output_dir, tokenization:str='gpt2', val_split:float=0.1, see
     return meta
 
 def _version() -> str:
-    from mypt import __version__
     return __version__
 
 # %% ../nbs/02_prepare.ipynb #0d327328
@@ -314,179 +294,6 @@ def print_summary(meta:dict, out=None, timings:dict|None=None, file=None):
     r = meta.get('train_mask_ratio')
     if r is not None and meta.get('num_train_tokens') and not 0.30 <= r <= 0.50:
         print(f'warning: train mask ratio {r:.1%} is outside the expected 30-50% (assistant share of tokens)', file=sys.stderr)
-
-# %% ../nbs/02_prepare.ipynb #1939d015
-def _memmap(path, dtype, count=None):
-    size = path.stat().st_size
-    if size == 0: return np.zeros(0, dtype)
-    return np.memmap(path, dtype=dtype, mode='r', shape=(size // dtype.itemsize,))
-
-class Shard:
-    "One folder of `tokens.bin` (+ `mask.bin`, `episodes.idx`), mapped into memory."
-    def __init__(self, folder, name:str, with_mask:bool=True):
-        self.folder, self.name = Path(folder), name
-        paths = {f: self.folder/f for f in ((TOKENS_FILE, MASK_FILE, INDEX_FILE) if with_mask else (TOKENS_FILE,))}
-        for f, p in paths.items():
-            if not p.is_file(): raise InputError(f'missing (a {name} needs {", ".join(paths)})', p)
-        tb = paths[TOKENS_FILE].stat().st_size
-        if tb % 4: raise InputError(f'truncated: {tb} bytes is not a whole number of uint32 tokens', paths[TOKENS_FILE])
-        self.tokens = _memmap(paths[TOKENS_FILE], TOKENS_DTYPE)
-        self.mask = self.index = None
-        if not with_mask: return
-        nt, nm = tb // 4, paths[MASK_FILE].stat().st_size
-        if nt < nm: raise InputError(f'truncated: {nt} tokens but {MASK_FILE} has {nm}', paths[TOKENS_FILE])
-        if nm < nt: raise InputError(f'truncated: {nm} mask values but {TOKENS_FILE} has {nt}', paths[MASK_FILE])
-        ib = paths[INDEX_FILE].stat().st_size
-        if ib % 16: raise InputError(f'truncated: {ib} bytes is not a whole number of (start, length) uint64 pairs', paths[INDEX_FILE])
-        self.mask = _memmap(paths[MASK_FILE], MASK_DTYPE)
-        self.index = _memmap(paths[INDEX_FILE], INDEX_DTYPE).reshape(-1, 2)
-        self._check_index(paths[INDEX_FILE], nt)
-
-    def _check_index(self, path, nt:int):
-        starts, lens = self.index[:, 0], self.index[:, 1]
-        def bad(cond, msg):
-            j = np.flatnonzero(cond)
-            if len(j): j = int(j[0]); raise InputError(msg(j), path)
-        bad(lens == 0, lambda j: f'episode {j}: length 0')
-        bad((starts > nt) | (lens > nt - np.minimum(starts, nt)),
-            lambda j: f'episode {j}: start {starts[j]} + length {lens[j]} is past the end of {TOKENS_FILE} ({nt} tokens)')
-        if len(starts) > 1:
-            bad(starts[1:] < starts[:-1] + lens[:-1],
-                lambda j: f'episode {j+1}: start {starts[j+1]} overlaps or precedes episode {j} (start {starts[j]}, length {lens[j]})')
-
-    def __len__(self): return 0 if self.index is None else len(self.index)
-    def __repr__(self): return f'Shard({self.name}: {len(self)} episodes, {len(self.tokens)} tokens)'
-
-# %% ../nbs/02_prepare.ipynb #90b66c88
-class Split:
-    "The episodes (or token stream) of one split, across its shards."
-    def __init__(self, name:str, shards:list[Shard], kind:str):
-        self.name, self.shards, self.kind = name, shards, kind
-        counts = np.array([len(s) for s in shards], dtype=np.int64)
-        self._first = np.concatenate([[0], np.cumsum(counts)])   # global index of each shard's first episode
-        self.num_tokens = int(sum(len(s.tokens) for s in shards))
-
-    @cached_property
-    def lengths(self) -> np.ndarray:
-        "Length in tokens of every episode, in order."
-        if self.kind == STREAM_SCHEMA: return np.zeros(0, np.int64)
-        return np.concatenate([s.index[:, 1] for s in self.shards]).astype(np.int64)
-
-    def __len__(self):
-        if self.kind == STREAM_SCHEMA: raise TypeError('a token stream has no episodes; use num_tokens')
-        return int(self._first[-1])
-
-    def episode(self, i:int):
-        "Views of episode `i`'s tokens (uint32) and mask (uint8)."
-        n = len(self)
-        if not -n <= i < n: raise IndexError(f'episode {i} out of range for {self.name} ({n} episodes)')
-        i %= n
-        k = int(np.searchsorted(self._first, i, side='right')) - 1
-        sh = self.shards[k]
-        start, length = (int(x) for x in sh.index[i - self._first[k]])
-        return sh.tokens[start:start+length], sh.mask[start:start+length]
-
-    def __iter__(self):
-        for i in range(len(self)): yield self.episode(i)
-
-    @property
-    def tokens(self):
-        "All tokens of a single-shard split (a token stream is always one)."
-        if len(self.shards) != 1: raise ValueError(f'{self.name} has {len(self.shards)} shards; use .shards')
-        return self.shards[0].tokens
-
-    @property
-    def mask(self):
-        if len(self.shards) != 1: raise ValueError(f'{self.name} has {len(self.shards)} shards; use .shards')
-        return self.shards[0].mask
-
-    def __repr__(self):
-        what = f'{self.num_tokens} tokens' if self.kind == STREAM_SCHEMA else f'{len(self)} episodes, {self.num_tokens} tokens'
-        return f'Split({self.name}: {what}, {len(self.shards)} shard(s))'
-
-# %% ../nbs/02_prepare.ipynb #7714e123
-class Dataset:
-    "A prepared dataset: metadata plus memory-mapped splits, checked on open."
-    def __init__(self, path):
-        self.path = Path(path)
-        if not self.path.is_dir(): raise InputError('no such dataset folder', self.path)
-        mp = self.path/META_FILE
-        if not mp.is_file(): raise InputError(f'not a prepared dataset: {META_FILE} is missing', self.path)
-        try: self.meta = json.loads(mp.read_text(encoding='utf-8'))
-        except (json.JSONDecodeError, UnicodeDecodeError) as e: raise InputError(f'not valid JSON ({e})', mp)
-        if not isinstance(self.meta, dict): raise InputError('expected a JSON object', mp)
-        self.kind = self.meta.get('schema')
-        if self.kind not in (SFT_SCHEMA, STREAM_SCHEMA):
-            raise InputError(f'unknown schema {self.kind!r}; expected {SFT_SCHEMA!r} or {STREAM_SCHEMA!r}', mp, field='schema')
-        self.splits = {s: self._open_split(s) for s in SPLITS if (self.path/s).is_dir()}
-        if 'train' not in self.splits: raise InputError('missing the train split', self.path/'train')
-        self._check_counts(mp)
-
-    def _open_split(self, name) -> Split:
-        d = self.path/name
-        if self.kind == STREAM_SCHEMA: return Split(name, [Shard(d, name, with_mask=False)], self.kind)
-        if (d/TOKENS_FILE).exists(): folders = [d]
-        else:
-            folders = sorted(p for p in d.iterdir() if p.is_dir() and re.fullmatch(r'shard_\d{5}', p.name))
-            if not folders: raise InputError(f'no {TOKENS_FILE} and no shard_NNNNN folders', d)
-        return Split(name, [Shard(f, f.relative_to(self.path).as_posix()) for f in folders], self.kind)
-
-    def _check_counts(self, mp):
-        for s, sp in self.splits.items():
-            checks = [(f'num_{s}_tokens', sp.num_tokens, f'{s}/ holds {sp.num_tokens} tokens')]
-            if self.kind == SFT_SCHEMA:
-                checks.append((f'num_{s}_episodes', len(sp), f'{s}/ holds {len(sp)} episodes'))
-                want = (self.meta.get('shards') or {}).get(s)
-                if isinstance(want, list) and len(want) != len(sp.shards):
-                    raise InputError(f'lists {len(want)} shards but {s}/ holds {len(sp.shards)}', mp, field=f'shards.{s}')
-            for key, got, where in checks:
-                if key in self.meta and self.meta[key] != got:
-                    raise InputError(f'says {self.meta[key]}, but {where}', mp, field=key)
-
-    def split(self, name:str) -> Split:
-        "One split ('train' or 'val')."
-        if name not in self.splits: raise InputError(f"no split {name!r} (splits: {', '.join(self.splits)})", self.path)
-        return self.splits[name]
-
-    def tokenizer(self) -> Tokenizer:
-        "The tokenizer this dataset was built with (from its `tokenizer_state.json`)."
-        return load_state(self.path/TOKENIZER_FILE)
-
-    def validate(self, full:bool=True, chunk:int=1 << 24) -> 'Dataset':
-        "Check every byte: masks are 0/1, ids are valid tokens, trained counts and tokenizer agree."
-        if not full: return self
-        for s, sp in self.splits.items():
-            trained = 0
-            for sh in sp.shards:
-                for lo in range(0, len(sh.tokens), chunk):
-                    t = sh.tokens[lo:lo+chunk]
-                    if len(t) and t.max() >= FIRST_UNUSED_ID:
-                        j = int(np.argmax(t >= FIRST_UNUSED_ID))
-                        raise InputError(f'token {lo+j}: id {t[j]} is not a token (valid ids are below {FIRST_UNUSED_ID})', sh.folder/TOKENS_FILE)
-                    if sh.mask is None: continue
-                    m = sh.mask[lo:lo+chunk]
-                    if len(m) and m.max() > 1:
-                        j = int(np.argmax(m > 1))
-                        raise InputError(f'token {lo+j}: mask value {m[j]} (expected 0 or 1)', sh.folder/MASK_FILE)
-                    trained += int(m.sum(dtype=np.int64))
-            key = f'num_{s}_trained_tokens'
-            if self.kind == SFT_SCHEMA and key in self.meta and self.meta[key] != trained:
-                raise InputError(f'says {self.meta[key]}, but {s}/mask.bin has {trained} ones', self.path/META_FILE, field=key)
-        tok = self.tokenizer()
-        if self.meta.get('tokenizer_hash') not in (None, tok.hash):
-            raise InputError(f"tokenizer_hash {self.meta['tokenizer_hash']!r} differs from {TOKENIZER_FILE} ({tok.hash!r})", self.path/META_FILE)
-        return self
-
-    def __repr__(self):
-        return f"Dataset({self.path.name}: {self.kind}, " + ', '.join(map(repr, self.splits.values())) + ')'
-
-def open_dataset(path, full:bool=False) -> Dataset:
-    "Open a prepared dataset (episode-indexed or token stream), checking its files; `full` reads every byte."
-    return Dataset(path).validate(full)
-
-def decode_episode(ds:Dataset, split:str, i:int, tok:Tokenizer|None=None) -> str:
-    "The text of episode `i` of a split (special tokens shown as tags)."
-    return (tok or ds.tokenizer()).decode(ds.split(split).episode(i)[0].tolist())
 
 # %% ../nbs/02_prepare.ipynb #2165635f
 TEXT_SUFFIXES = ('.txt', '.md')
@@ -535,7 +342,6 @@ def prepare_text(inputs, output_dir, tokenization:str='gpt2', val_split:float=0.
     val_docs = split_groups(names, val_split, seed)
     h, counts, skipped = hashlib.sha256(), {s: {'documents': 0, 'tokens': 0} for s in SPLITS}, []
     with atomic_dir(out) as tmp, ThreadPoolExecutor(_threads(num_threads)) as pool:
-        _readable(tmp)
         fs = {}
         for s in SPLITS:
             (tmp/s).mkdir()
@@ -606,7 +412,6 @@ def mix(sft_dir, general_dir, output_dir, general_ratio:float=0.2, chunk_size:in
     rng = random.Random(seed)
     report, writers = {}, {}
     with atomic_dir(out) as tmp:
-        _readable(tmp)
         for s in SPLITS:
             sp = sft.splits.get(s)
             n_sft = len(sp) if sp is not None else 0
@@ -650,67 +455,65 @@ def mix(sft_dir, general_dir, output_dir, general_ratio:float=0.2, chunk_size:in
     return meta
 
 # %% ../nbs/02_prepare.ipynb #09845498
-def prepare_main(argv=None) -> int:
+@command('mypt prepare', 'Turn gold chat episodes (JSONL) into an episode-indexed binary dataset with loss masks.')
+def prepare_main(input:str,                # gold episodes, JSONL
+                 output_dir:str,           # dataset folder (replaced atomically)
+                 tokenization:Literal['gpt2']='gpt2',
+                 val_split:float=0.1,      # share of episode groups held out for val
+                 seed:int=42,              # seed of the train/val split
+                 block_size:int=1024,      # model context; episodes may have at most block_size + 1 tokens
+                 skip_invalid:bool=False,  # skip invalid lines (counted) instead of stopping
+                 drop_long:bool=False,     # drop episodes longer than block_size + 1 (counted) instead of stopping
+                 tokens_per_shard:int=None,  # write each split as shard_NNNNN folders of at most this many tokens
+                 num_threads:int=None,     # tokenizer threads (default: CPU count, at most 8)
+                 verbose:bool=False,       # print the metadata summary
+                 mask_policy:Literal['assistant', 'last_assistant', 'all']='assistant',  # which tokens are trained on
+                 weighted_mask:bool=False, # also write mask_weighted.bin (upstream MyPT's weighted mask)
+                 ) -> int:
     "mypt prepare: gold JSONL -> episode-indexed dataset."
-    import argparse
-    ap = argparse.ArgumentParser(prog='mypt prepare', description='Turn gold chat episodes (JSONL) into an episode-indexed binary dataset with loss masks.')
-    ap.add_argument('--input', required=True, help='gold episodes, JSONL')
-    ap.add_argument('--output_dir', required=True, help='dataset folder (replaced atomically)')
-    ap.add_argument('--tokenization', default='gpt2', choices=['gpt2'])
-    ap.add_argument('--val_split', type=float, default=0.1, help='share of episode groups held out for val')
-    ap.add_argument('--seed', type=int, default=42, help='seed of the train/val split')
-    ap.add_argument('--block_size', type=int, default=1024, help='model context; episodes may have at most block_size + 1 tokens')
-    ap.add_argument('--skip_invalid', action='store_true', help='skip invalid lines (counted) instead of stopping')
-    ap.add_argument('--drop_long', action='store_true', help='drop episodes longer than block_size + 1 (counted) instead of stopping')
-    ap.add_argument('--tokens_per_shard', type=int, default=None, help='write each split as shard_NNNNN folders of at most this many tokens')
-    ap.add_argument('--num_threads', type=int, default=None, help='tokenizer threads (default: CPU count, at most 8)')
-    ap.add_argument('--verbose', action='store_true', help='print the metadata summary')
-    a = ap.parse_args(argv)
-    m = prepare(a.input, a.output_dir, a.tokenization, a.val_split, a.seed, a.block_size, a.skip_invalid,
-                a.drop_long, a.tokens_per_shard, a.verbose, a.num_threads)
-    print(f"wrote {a.output_dir}: {m['num_train_episodes']} train + {m['num_val_episodes']} val episodes, "
+    m = prepare(input, output_dir, tokenization=tokenization, val_split=val_split, seed=seed, block_size=block_size,
+                skip_invalid=skip_invalid, drop_long=drop_long, tokens_per_shard=tokens_per_shard, verbose=verbose,
+                num_threads=num_threads, mask_policy=mask_policy, weighted_mask=weighted_mask)
+    print(f"wrote {output_dir}: {m['num_train_episodes']} train + {m['num_val_episodes']} val episodes, "
           f"{m['num_train_tokens'] + m['num_val_tokens']} tokens, train mask ratio {m['train_mask_ratio']:.3f}"
           + (f", dropped {m['dropped_long']} too long" if m['dropped_long'] else '')
           + (f", skipped {m['skipped_invalid']} invalid lines" if m['skipped_invalid'] else ''))
     return 0
 
-def prepare_text_main(argv=None) -> int:
+@command('mypt prepare-text', 'Tokenize .txt/.md files (folders recursed) into a token-stream dataset for mixing.')
+def prepare_text_main(input:list[str],       # files and folders
+                      output_dir:str,
+                      tokenization:Literal['gpt2']='gpt2',
+                      val_split:float=0.05,  # share of documents held out for val
+                      seed:int=42,
+                      num_threads:int=None,
+                      verbose:bool=False,
+                      ) -> int:
     "mypt prepare-text: plain text files -> token-stream dataset."
-    import argparse
-    ap = argparse.ArgumentParser(prog='mypt prepare-text', description='Tokenize .txt/.md files (folders recursed) into a token-stream dataset for mixing.')
-    ap.add_argument('--input', required=True, nargs='+', help='files and folders')
-    ap.add_argument('--output_dir', required=True)
-    ap.add_argument('--tokenization', default='gpt2', choices=['gpt2'])
-    ap.add_argument('--val_split', type=float, default=0.05, help='share of documents held out for val')
-    ap.add_argument('--seed', type=int, default=42)
-    ap.add_argument('--num_threads', type=int, default=None)
-    ap.add_argument('--verbose', action='store_true')
-    a = ap.parse_args(argv)
-    m = prepare_text(a.input, a.output_dir, a.tokenization, a.val_split, a.seed, a.num_threads, a.verbose)
-    print(f"wrote {a.output_dir}: {m['num_train_documents']} train + {m['num_val_documents']} val documents, "
+    m = prepare_text(input, output_dir, tokenization=tokenization, val_split=val_split, seed=seed,
+                     num_threads=num_threads, verbose=verbose)
+    print(f"wrote {output_dir}: {m['num_train_documents']} train + {m['num_val_documents']} val documents, "
           f"{m['num_train_tokens']} + {m['num_val_tokens']} tokens")
     return 0
 
-def mix_main(argv=None) -> int:
+@command('mypt mix', 'Mix chunks of general text (mask all ones) into an episode-indexed SFT dataset.')
+def mix_main(sft_dir:str,               # episode-indexed dataset (mypt prepare)
+             general_dir:str,           # token-stream dataset (mypt prepare-text)
+             output_dir:str,
+             general_ratio:float=0.2,   # share of training tokens that come from general text
+             chunk_size:int=512,        # tokens per general chunk (at most block_size + 1)
+             shuffle:bool=False,        # interleave SFT and general episodes (order fixed by --seed)
+             seed:int=42,
+             mix_val:bool=False,        # mix the val split too (default: val stays pure SFT)
+             random_offsets:bool=False, # take chunks at random offsets (from --seed) instead of in order
+             tokens_per_shard:int=None,
+             verbose:bool=False,
+             ) -> int:
     "mypt mix: mix general text chunks into an SFT dataset."
-    import argparse
-    ap = argparse.ArgumentParser(prog='mypt mix', description='Mix chunks of general text (mask all ones) into an episode-indexed SFT dataset.')
-    ap.add_argument('--sft_dir', required=True, help='episode-indexed dataset (mypt prepare)')
-    ap.add_argument('--general_dir', required=True, help='token-stream dataset (mypt prepare-text)')
-    ap.add_argument('--output_dir', required=True)
-    ap.add_argument('--general_ratio', type=float, default=0.2, help='share of training tokens that come from general text')
-    ap.add_argument('--chunk_size', type=int, default=512, help='tokens per general chunk (at most block_size + 1)')
-    ap.add_argument('--shuffle', action='store_true', help='interleave SFT and general episodes (order fixed by --seed)')
-    ap.add_argument('--seed', type=int, default=42)
-    ap.add_argument('--mix_val', action='store_true', help='mix the val split too (default: val stays pure SFT)')
-    ap.add_argument('--random_offsets', action='store_true', help='take chunks at random offsets (from --seed) instead of in order')
-    ap.add_argument('--tokens_per_shard', type=int, default=None)
-    ap.add_argument('--verbose', action='store_true')
-    a = ap.parse_args(argv)
-    m = mix(a.sft_dir, a.general_dir, a.output_dir, a.general_ratio, a.chunk_size, a.shuffle, a.seed, a.mix_val,
-            a.random_offsets, a.tokens_per_shard, a.verbose)
+    m = mix(sft_dir, general_dir, output_dir, general_ratio=general_ratio, chunk_size=chunk_size, shuffle=shuffle,
+            seed=seed, mix_val=mix_val, random_offsets=random_offsets, tokens_per_shard=tokens_per_shard, verbose=verbose)
     r = m['mix']['splits']['train']
-    print(f"wrote {a.output_dir}: {m['num_train_episodes']} train episodes ({r['general_chunks']} general chunks), "
-          f"general ratio requested {a.general_ratio:.3f}, achieved {m['mix']['general_ratio_achieved']:.3f}"
+    print(f"wrote {output_dir}: {m['num_train_episodes']} train episodes ({r['general_chunks']} general chunks), "
+          f"general ratio requested {general_ratio:.3f}, achieved {m['mix']['general_ratio_achieved']:.3f}"
           + (f"; general text reused {r['general_passes']}x" if (r['general_passes'] or 0) > 1 else ''))
     return 0

@@ -10,7 +10,9 @@ from functools import lru_cache
 from pathlib import Path
 from types import SimpleNamespace
 import tiktoken
-from .core import InputError
+from typing import Annotated
+from .core import InputError, Arg, command
+from .core import write_json
 
 # %% auto #0
 __all__ = ['GPT2_VOCAB', 'ENDOFTEXT_ID', 'VOCAB_SIZE', 'SPECIAL_TOKENS', 'SPECIAL_IDS', 'FIRST_UNUSED_ID', 'PAD_ID',
@@ -180,7 +182,6 @@ def _state_diff(want:dict, got:dict) -> list[str]:
 
 def save_state(tok:Tokenizer, path) -> Path:
     "Write `tokenizer_state.json` for `tok` (atomically)."
-    from mypt.core import write_json
     path = Path(path)
     if path.is_dir() or path.suffix != '.json': path = path/'tokenizer_state.json'
     write_json(path, tokenizer_state(tok))
@@ -215,11 +216,9 @@ def show_tokens(text:str, tok:Tokenizer|None=None) -> str:
     return '\n'.join([f'{len(ids)} tokens, {len(text)} characters'] + rows)
 
 # %% ../nbs/00_tokens.ipynb #1f36c02e
-def tokens_main(argv=None):
+@command('mypt tokens', 'Show how a text is tokenized (GPT-2 BPE, content rules).')
+def tokens_main(text:Annotated[list[str], Arg(positional=True)],  # text to tokenize
+                ) -> int:
     "mypt tokens TEXT: print the tokens of TEXT."
-    import argparse
-    ap = argparse.ArgumentParser(prog='mypt tokens', description='Show how a text is tokenized (GPT-2 BPE, content rules).')
-    ap.add_argument('text', nargs='+', help='text to tokenize')
-    args = ap.parse_args(argv)
-    print(show_tokens(' '.join(args.text)))
+    print(show_tokens(' '.join(text)))
     return 0

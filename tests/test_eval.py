@@ -14,7 +14,7 @@ from mypt.generate import CLOSE_ID, STOP_IDS, generate, generate_batch, reply_te
 import mypt.generate as G
 from mypt.model import GPT, GPTConfig, greedy_reference
 from mypt.tokens import SPECIAL_TOKENS, Tokenizer, tokenizer_state
-from mypt.train import save_checkpoint
+from mypt.checkpoint import save_checkpoint
 
 from conftest import run_mypt
 
@@ -144,7 +144,7 @@ def test_prompt_is_the_training_prefix_token_for_token():
 # --- evaluation -----------------------------------------------------------------------------------
 
 def test_evaluate_loss_is_the_token_weighted_mean_over_every_episode(dataset):
-    from mypt.prepare import open_dataset
+    from mypt.dataset import open_dataset
     m = random_model(block_size=1024, n_embd=16)
     val = open_dataset(dataset).split('val')
     eps = [(val.episode(i)[0].copy(), val.episode(i)[1].copy()) for i in range(len(val))]

@@ -9,10 +9,11 @@ from transformers import AutoTokenizer, GPT2Config, GPT2LMHeadModel, GenerationC
 from conftest import run_mypt
 from mypt.core import InputError, sample_dir, write_json
 from mypt.episodes import read_episodes, encode_episode, episode_text, render_prompt
-from mypt.hf import export_hf, load_hf_gpt2, is_hf_gpt2, hf_tokenizer_files
+from mypt.hf import export_hf, hf_tokenizer_files
+from mypt.checkpoint import load_hf_gpt2, is_hf_gpt2
 from mypt.model import GPT, GPTConfig, greedy_reference
 from mypt.tokens import Tokenizer, SPECIAL_TOKENS, GPT2_VOCAB, VOCAB_SIZE, FIRST_UNUSED_ID, gpt2_data_dir, tokenizer_state
-from mypt.train import save_checkpoint, load_model
+from mypt.checkpoint import save_checkpoint, load_model
 
 from packaging.version import Version
 transformers.logging.set_verbosity_error()

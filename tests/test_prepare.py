@@ -8,6 +8,7 @@ from mypt.core import InputError
 from mypt.tokens import Tokenizer, ENDOFTEXT_ID
 from mypt.episodes import encode_episode, episode_text, iter_episodes, write_episodes
 from mypt import prepare as P
+from mypt import dataset as D
 
 TOK = Tokenizer()
 WORDS = ('the a secure query input hash password Datenschutz Gericht Vertrag function loop file error '
@@ -86,7 +87,7 @@ def test_roundtrip_decode_and_layout(gold, tmp_path):
         for i, ((a, n), ep) in enumerate(zip(idx, want[s])):
             w_ids, w_mask = encode_episode(ep, TOK)
             assert t[a:a+n].tolist() == w_ids and m[a:a+n].tolist() == w_mask
-            assert TOK.decode(t[a:a+n].tolist()) == episode_text(ep) == P.decode_episode(ds, s, i, TOK)
+            assert TOK.decode(t[a:a+n].tolist()) == episode_text(ep) == D.decode_episode(ds, s, i, TOK)
             got_t, got_m = sp.episode(i)
             assert got_t.tolist() == w_ids and got_m.tolist() == w_mask
     assert (ds.tokenizer().hash == meta['tokenizer_hash'])
@@ -118,7 +119,7 @@ def test_translations_share_a_split(tmp_path):
     for seed in (1, 2, 3):
         meta = P.prepare(tmp_path/'g.jsonl', tmp_path/f'ds{seed}', val_split=0.25, seed=seed)
         ds = P.open_dataset(tmp_path/f'ds{seed}')
-        texts = {s: [P.decode_episode(ds, s, i, TOK) for i in range(len(ds.split(s)))] for s in ('train', 'val')}
+        texts = {s: [D.decode_episode(ds, s, i, TOK) for i in range(len(ds.split(s)))] for s in ('train', 'val')}
         assert meta['num_val_groups'] == 10 and len(texts['val']) == 20
         for g in (f'g{i:04d}' for i in range(40)):
             where = [s for s in texts for t in texts[s] if f'episode_id: {g}<' in t or f'episode_id: {g}_de ' in t]
@@ -384,8 +385,8 @@ def test_mix_ratio_shuffle_and_pure_val(clean_ds, general, tmp_path, ratio):
     stream = P.open_dataset(general).split('train').tokens               # chunks come from the stream, in order
     firsts = sorted(tr.episode(i)[0][:4].tolist() for i in general_eps)
     assert firsts == sorted(stream[k*256:k*256+4].tolist() for k in range(len(general_eps)))
-    sft_texts = sorted(P.decode_episode(sft, 'train', i, TOK) for i in range(len(sft.split('train'))))
-    assert sorted(P.decode_episode(ds, 'train', i, TOK) for i in range(len(tr)) if i not in general_eps) == sft_texts
+    sft_texts = sorted(D.decode_episode(sft, 'train', i, TOK) for i in range(len(sft.split('train'))))
+    assert sorted(D.decode_episode(ds, 'train', i, TOK) for i in range(len(tr)) if i not in general_eps) == sft_texts
     assert tree(out)['val/tokens.bin'] == tree(clean_ds)['val/tokens.bin']          # val stays pure SFT
     assert mx['sft_metadata_sha256'] == __import__('mypt.core').core.sha256_file(clean_ds/'dataset_metadata.json')
     assert mx['general_ratio_requested'] == ratio and mx['chunk_size'] == 256 and mx['shuffle'] is True
