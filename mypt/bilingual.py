@@ -10,16 +10,16 @@ from itertools import zip_longest
 from pathlib import Path
 from typing import Annotated
 from .core import InputError, Arg, UsageError, atomic_file, command
-from .episodes import code_spans, fenced_blocks, inline_code, iter_episodes, read_episodes, write_episodes, check_episode, episode_id, episode_group
+from .episodes import ROLES, code_spans, fenced_blocks, inline_code, iter_episodes, read_episodes, write_episodes, check_episode, episode_id, episode_group
 
 # %% auto #0
-__all__ = ['ID_COLUMNS', 'PROTOCOL', 'MAX_REQUEST_BYTES', 'FORMALITIES', 'RATIO_RANGE', 'MIN_RATIO_CHARS', 'SHARED_RUN_WORDS',
-           'FLAGS', 'escape_line', 'unescape_line', 'read_lines', 'write_lines', 'extract_messages',
-           'write_episode_ids', 'read_episode_ids', 'extract_main', 'prose', 'read_glossary', 'Protected', 'to_swiss',
-           'protect', 'placeholders_ok', 'restore', 'cache_key', 'TranslationCache', 'TranslationStopped',
-           'translate_messages', 'read_dotenv', 'load_api_key', 'redact', 'DeepLBackend', 'translate_main',
-           'translated_context', 'translated_episode', 'recombine', 'recombine_main', 'merge_bilingual', 'merge_main',
-           'shared_run', 'review_row', 'review_table', 'review_html']
+__all__ = ['ID_COLUMNS', 'TRANSLATED_FIELDS', 'PROTOCOL', 'MAX_REQUEST_BYTES', 'FORMALITIES', 'RATIO_RANGE', 'MIN_RATIO_CHARS',
+           'SHARED_RUN_WORDS', 'FLAGS', 'escape_line', 'unescape_line', 'read_lines', 'write_lines', 'translatable',
+           'bucket_of', 'extract_messages', 'write_episode_ids', 'read_episode_ids', 'extract_main', 'prose',
+           'read_glossary', 'Protected', 'to_swiss', 'protect', 'placeholders_ok', 'restore', 'cache_key',
+           'TranslationCache', 'TranslationStopped', 'translate_messages', 'read_dotenv', 'load_api_key', 'redact',
+           'DeepLBackend', 'translate_main', 'shared_run', 'review_row', 'review_table', 'review_html',
+           'translated_context', 'translated_episode', 'recombine', 'recombine_main', 'merge_bilingual', 'merge_main']
 
 # %% ../nbs/01b_bilingual.ipynb #28ad492c
 _NEEDS_ESCAPE = re.compile('[\\\\\x00-\x1f\x7f\x85\u2028\u2029]')
@@ -66,16 +66,30 @@ def write_lines(path, texts) -> Path:
 # %% ../nbs/01b_bilingual.ipynb #ce98c259
 ID_COLUMNS = ('episode_id', 'source_line', 'message', 'role', 'line')
 
+TRANSLATED_FIELDS = {'user': ('content',), 'assistant': ('think', 'content', 'cite'), 'assistant_toolcall': ('think',)}
+
+def translatable(ep:dict) -> list[tuple[int, str, str]]:
+    "`(message, field, label)` of every text of an episode that is translated; tool calls, results and contexts are not."
+    out = []
+    for i, m in enumerate(ep['messages']):
+        for f in TRANSLATED_FIELDS.get(m['role'], ()):
+            if isinstance(m.get(f), str) and m[f]: out.append((i, f, m['role'] if f == 'content' else f"{m['role']}.{f}"))
+    return out
+
+def bucket_of(label:str) -> str:
+    "Which lines file a text goes to: 'user' for user messages, 'assistant' for everything the assistant writes."
+    return 'user' if label == 'user' else 'assistant'
+
 def extract_messages(path) -> tuple[list[str], list[str], list[dict]]:
-    "User messages, assistant messages, and one row per message saying where it came from."
-    user, assistant, rows = [], [], []
+    "User texts, assistant texts (replies, thinking, citations), and one row per text saying where it came from."
+    texts, rows = {'user': [], 'assistant': []}, []
     for n, ep in iter_episodes(path):
         eid = episode_id(ep, '-')
-        for i, m in enumerate(ep['messages']):
-            bucket = user if m['role'] == 'user' else assistant
-            bucket.append(m['content'])
-            rows.append({'episode_id': eid, 'source_line': n, 'message': i, 'role': m['role'], 'line': len(bucket)})
-    return user, assistant, rows
+        for i, f, label in translatable(ep):
+            bucket = texts[bucket_of(label)]
+            bucket.append(ep['messages'][i][f])
+            rows.append({'episode_id': eid, 'source_line': n, 'message': i, 'role': label, 'line': len(bucket)})
+    return texts['user'], texts['assistant'], rows
 
 def write_episode_ids(path, rows) -> Path:
     "Write the message map as a tab-separated file with a `#` header."
@@ -96,7 +110,8 @@ def read_episode_ids(path) -> list[dict]:
         try:
             for c in ('source_line', 'message', 'line'): r[c] = int(r[c])
         except ValueError: raise InputError('source_line, message and line must be integers', path, n)
-        if r['role'] not in ('user', 'assistant'): raise InputError(f"expected 'user' or 'assistant', got {r['role']!r}", path, n, 'role')
+        labels = {r if f == 'content' else f'{r}.{f}' for r, fs in TRANSLATED_FIELDS.items() for f in fs}
+        if r['role'] not in labels: raise InputError(f"expected 'user' or 'assistant' (or {', '.join(sorted(labels - set(ROLES)))}), got {r['role']!r}", path, n, 'role')
         r['row'] = n; rows.append(r)
     return rows
 
@@ -426,6 +441,69 @@ def translate_main(input_dir:str='data/temp',  # folder with user_messages_en.tx
           f'{backend.billed} characters billed, {time.time() - t0:.1f} s')
     return 0
 
+# %% ../nbs/01b_bilingual.ipynb #772c414a
+RATIO_RANGE = (0.8, 1.6)
+MIN_RATIO_CHARS = 20
+SHARED_RUN_WORDS = 10
+FLAGS = ('code_changed', 'untranslated', 'odd_length', 'contains_sz', 'missing')
+
+def _words(text): return re.findall(r"[^\W\d_][\w'’-]*", text)
+
+def shared_run(en:str, de:str, n:int=SHARED_RUN_WORDS) -> str|None:
+    "The first run of `n` consecutive words of `de` that also occurs in `en`, if any."
+    a, b = _words(en), _words(de)
+    grams = {tuple(a[i:i+n]) for i in range(len(a) - n + 1)}
+    return next((' '.join(b[i:i+n]) for i in range(len(b) - n + 1) if tuple(b[i:i+n]) in grams), None)
+
+def review_row(en:str|None, de:str|None) -> dict:
+    "Review flags for one English message and its German counterpart."
+    if en is None or de is None: return {'length_ratio': None, 'english_span': None, **{f: f == 'missing' for f in FLAGS}}
+    pe, pd_ = prose(en).strip(), prose(de).strip()
+    ratio = len(pd_) / len(pe) if pe else None
+    span = shared_run(pe, pd_)
+    return {'length_ratio': None if ratio is None else round(ratio, 2), 'english_span': span,
+            'code_changed': fenced_blocks(en) != fenced_blocks(de) or sorted(inline_code(en)) != sorted(inline_code(de)),
+            'untranslated': (pe == pd_ and len(pe) > 20) or span is not None,
+            'odd_length': ratio is not None and len(pe) >= MIN_RATIO_CHARS and not RATIO_RANGE[0] <= ratio <= RATIO_RANGE[1],
+            'contains_sz': 'ß' in de or 'ẞ' in de, 'missing': False}
+
+def review_table(en_eps:list[dict], de_eps:list[dict]) -> 'pd.DataFrame':
+    "EN and DE messages side by side, one row per message, with review flags."
+    import pandas as pd
+    de_by = {}
+    for ep in de_eps: de_by.setdefault(episode_group(ep), ep)
+    rows, seen = [], set()
+    def add(g, i, role, en, de):
+        r = review_row(en, de)
+        rows.append({'episode': g, 'message': i, 'role': role, 'en': en, 'de': de, **r,
+                     'flags': ', '.join(f for f in FLAGS if r[f])})
+    for en_ep in en_eps:
+        g = episode_group(en_ep); de_ep = de_by.get(g); seen.add(g)
+        if de_ep is None: add(g, None, None, f'({len(en_ep["messages"])} messages)', None); continue
+        for i, (me, md) in enumerate(zip_longest(en_ep['messages'], de_ep['messages'])):
+            add(g, i, (me or md)['role'], me and me['content'], md and md['content'])
+    for ep in de_eps:
+        if episode_group(ep) not in seen: add(episode_group(ep), None, None, None, f'({len(ep["messages"])} messages)')
+    return pd.DataFrame(rows, columns=['episode', 'message', 'role', 'en', 'de', 'flags', 'length_ratio', 'english_span', *FLAGS])
+
+_REVIEW_CSS = """<style>
+.mypt-review{border-collapse:collapse;font:13px/1.45 system-ui,sans-serif;width:100%}
+.mypt-review th,.mypt-review td{border:1px solid #cfd8dc;padding:4px 6px;vertical-align:top;text-align:left}
+.mypt-review td.t{white-space:pre-wrap;word-break:break-word;width:42%;font-family:ui-monospace,Menlo,Consolas,monospace;font-size:12px}
+.mypt-review tr.flag td{background:#fff8e1}.mypt-review td.f{color:#b71c1c;font-weight:bold}
+</style>"""
+
+def review_html(df, only_flagged:bool=False, css:bool=True) -> str:
+    "An HTML table of a `review_table`: EN and DE side by side, flagged rows highlighted."
+    if only_flagged: df = df[df['flags'] != '']
+    esc = lambda v: '' if v is None or (isinstance(v, float) and v != v) else html.escape(str(v))
+    body = [f'<tr class="{"flag" if r.flags else ""}"><td>{esc(r.episode)}</td><td>{esc(r.message)}</td><td>{esc(r.role)}</td>'
+            f'<td class="t">{esc(r.en)}</td><td class="t">{esc(r.de)}</td><td class="f">{esc(r.flags)}</td><td>{esc(r.length_ratio)}</td></tr>'
+            for r in df.itertuples()]
+    head = '<tr><th>episode</th><th>#</th><th>role</th><th>English</th><th>German</th><th>flags</th><th>DE/EN</th></tr>'
+    n = int((df['flags'] != '').sum())
+    return (_REVIEW_CSS if css else '') + f'<p>{len(df)} messages, {n} flagged</p><table class="mypt-review">{head}{"".join(body)}</table>'
+
 # %% ../nbs/01b_bilingual.ipynb #0e98dd04
 _LANG_RE = re.compile(r'^[a-z]{2}$')
 
@@ -437,14 +515,15 @@ def translated_context(context:str|None, language:str) -> str|None:
     if not re.search(r'(^|\|)\s*language:', context): context = (context + ' | ' if context.strip() else '') + f'language: {language}'
     return context
 
-def translated_episode(ep:dict, contents:list[str], language:str) -> dict:
-    "A copy of `ep` with new message contents, marked as its `language` translation."
+def translated_episode(ep:dict, contents, language:str) -> dict:
+    "A copy of `ep` with translated texts (a list of contents, one per message, or `{(message, field): text}`), marked as `language`."
+    if not isinstance(contents, dict): contents = {(i, 'content'): c for i, c in enumerate(contents)}
     src, new = episode_id(ep), {}
     marks = {'language': language, **({'source_episode_id': src} if src is not None else {})}
     for k, v in ep.items():
         if k == 'messages':   # the marks go just before the messages, as in the bundled German set
             for mk, mv in marks.items(): new.setdefault(mk, mv)
-            v = [dict(m, content=c) for m, c in zip(v, contents)]
+            v = [dict(m, **{f: t for (j, f), t in contents.items() if j == i}) for i, m in enumerate(v)]
         elif k == 'context': v = translated_context(v, language)
         elif k == 'id' and v is not None: v = f'{v}_{language}'
         elif k in marks: v = marks[k]
@@ -467,7 +546,7 @@ def recombine(original, user_translated, assistant_translated, language:str='de'
     tr = {'user': read_lines(user_translated), 'assistant': read_lines(assistant_translated)}
     paths = {'user': Path(user_translated), 'assistant': Path(assistant_translated)}
     for kind, en in (('user', en_user), ('assistant', en_asst)):
-        where = [f"episode {r['episode_id']}, line {r['source_line']} of {Path(original).name}, message {r['message']}" for r in rows if r['role'] == kind]
+        where = [f"episode {r['episode_id']}, line {r['source_line']} of {Path(original).name}, message {r['message']}" for r in rows if bucket_of(r['role']) == kind]
         if len(tr[kind]) != len(en): raise _count_error(kind, paths[kind], len(tr[kind]), len(en), where, en, tr[kind])
         for n, t in enumerate(tr[kind], 1):
             if not t.strip(): raise InputError(f'empty translation ({where[n-1]})', paths[kind], n)
@@ -484,7 +563,7 @@ def recombine(original, user_translated, assistant_translated, language:str='de'
     it = {'user': iter(tr['user']), 'assistant': iter(tr['assistant'])}
     out = []
     for n, ep in eps:
-        new = translated_episode(ep, [next(it[m['role']]) for m in ep['messages']], language)
+        new = translated_episode(ep, {(i, f): next(it[bucket_of(label)]) for i, f, label in translatable(ep)}, language)
         out.append(check_episode(new, original, n))
     return out
 
@@ -555,66 +634,3 @@ def merge_main(english:str,
     print(f"merge: {rep['english']} English + {rep['german']} German = {rep['total']} episodes ({rep['pairs']} pairs)"
           + (f", shuffled with seed {seed}" if shuffle else '') + f' -> {output}')
     return 0
-
-# %% ../nbs/01b_bilingual.ipynb #772c414a
-RATIO_RANGE = (0.8, 1.6)
-MIN_RATIO_CHARS = 20
-SHARED_RUN_WORDS = 10
-FLAGS = ('code_changed', 'untranslated', 'odd_length', 'contains_sz', 'missing')
-
-def _words(text): return re.findall(r"[^\W\d_][\w'’-]*", text)
-
-def shared_run(en:str, de:str, n:int=SHARED_RUN_WORDS) -> str|None:
-    "The first run of `n` consecutive words of `de` that also occurs in `en`, if any."
-    a, b = _words(en), _words(de)
-    grams = {tuple(a[i:i+n]) for i in range(len(a) - n + 1)}
-    return next((' '.join(b[i:i+n]) for i in range(len(b) - n + 1) if tuple(b[i:i+n]) in grams), None)
-
-def review_row(en:str|None, de:str|None) -> dict:
-    "Review flags for one English message and its German counterpart."
-    if en is None or de is None: return {'length_ratio': None, 'english_span': None, **{f: f == 'missing' for f in FLAGS}}
-    pe, pd_ = prose(en).strip(), prose(de).strip()
-    ratio = len(pd_) / len(pe) if pe else None
-    span = shared_run(pe, pd_)
-    return {'length_ratio': None if ratio is None else round(ratio, 2), 'english_span': span,
-            'code_changed': fenced_blocks(en) != fenced_blocks(de) or sorted(inline_code(en)) != sorted(inline_code(de)),
-            'untranslated': (pe == pd_ and len(pe) > 20) or span is not None,
-            'odd_length': ratio is not None and len(pe) >= MIN_RATIO_CHARS and not RATIO_RANGE[0] <= ratio <= RATIO_RANGE[1],
-            'contains_sz': 'ß' in de or 'ẞ' in de, 'missing': False}
-
-def review_table(en_eps:list[dict], de_eps:list[dict]) -> 'pd.DataFrame':
-    "EN and DE messages side by side, one row per message, with review flags."
-    import pandas as pd
-    de_by = {}
-    for ep in de_eps: de_by.setdefault(episode_group(ep), ep)
-    rows, seen = [], set()
-    def add(g, i, role, en, de):
-        r = review_row(en, de)
-        rows.append({'episode': g, 'message': i, 'role': role, 'en': en, 'de': de, **r,
-                     'flags': ', '.join(f for f in FLAGS if r[f])})
-    for en_ep in en_eps:
-        g = episode_group(en_ep); de_ep = de_by.get(g); seen.add(g)
-        if de_ep is None: add(g, None, None, f'({len(en_ep["messages"])} messages)', None); continue
-        for i, (me, md) in enumerate(zip_longest(en_ep['messages'], de_ep['messages'])):
-            add(g, i, (me or md)['role'], me and me['content'], md and md['content'])
-    for ep in de_eps:
-        if episode_group(ep) not in seen: add(episode_group(ep), None, None, None, f'({len(ep["messages"])} messages)')
-    return pd.DataFrame(rows, columns=['episode', 'message', 'role', 'en', 'de', 'flags', 'length_ratio', 'english_span', *FLAGS])
-
-_REVIEW_CSS = """<style>
-.mypt-review{border-collapse:collapse;font:13px/1.45 system-ui,sans-serif;width:100%}
-.mypt-review th,.mypt-review td{border:1px solid #cfd8dc;padding:4px 6px;vertical-align:top;text-align:left}
-.mypt-review td.t{white-space:pre-wrap;word-break:break-word;width:42%;font-family:ui-monospace,Menlo,Consolas,monospace;font-size:12px}
-.mypt-review tr.flag td{background:#fff8e1}.mypt-review td.f{color:#b71c1c;font-weight:bold}
-</style>"""
-
-def review_html(df, only_flagged:bool=False, css:bool=True) -> str:
-    "An HTML table of a `review_table`: EN and DE side by side, flagged rows highlighted."
-    if only_flagged: df = df[df['flags'] != '']
-    esc = lambda v: '' if v is None or (isinstance(v, float) and v != v) else html.escape(str(v))
-    body = [f'<tr class="{"flag" if r.flags else ""}"><td>{esc(r.episode)}</td><td>{esc(r.message)}</td><td>{esc(r.role)}</td>'
-            f'<td class="t">{esc(r.en)}</td><td class="t">{esc(r.de)}</td><td class="f">{esc(r.flags)}</td><td>{esc(r.length_ratio)}</td></tr>'
-            for r in df.itertuples()]
-    head = '<tr><th>episode</th><th>#</th><th>role</th><th>English</th><th>German</th><th>flags</th><th>DE/EN</th></tr>'
-    n = int((df['flags'] != '').sum())
-    return (_REVIEW_CSS if css else '') + f'<p>{len(df)} messages, {n} flagged</p><table class="mypt-review">{head}{"".join(body)}</table>'

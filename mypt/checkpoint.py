@@ -16,93 +16,9 @@ from .tokens import (Tokenizer, SPECIAL_TOKENS, ENDOFTEXT_ID, GPT2_VOCAB, VOCAB_
 from .model import GPT, GPTConfig
 
 # %% auto #0
-__all__ = ['CONV1D', 'BLOCK_PARTS', 'TANH_GELUS', 'save_checkpoint', 'read_checkpoint_config', 'load_model', 'restore_training',
-           'check_arch', 'gpt2_param_names', 'is_conv1d', 'hf_name', 'to_hf_state', 'from_hf_state', 'is_hf_gpt2',
-           'read_hf_weights', 'check_hf_tokenizer', 'load_hf_gpt2']
-
-# %% ../nbs/02c_checkpoint.ipynb #ebaccb67
-def _save_tensors(tensors:dict, path, metadata:dict|None=None):
-    "safetensors' `save_file`, its I/O failures raised as `OSError` (a full disk is not a bug)."
-    try: save_file(tensors, str(path), metadata=metadata)
-    except SafetensorError as e:
-        m = re.search(r'os error (\d+)', str(e))
-        code = int(m.group(1)) if m else errno.EIO
-        raise OSError(code, os.strerror(code), str(path)) from e
-
-def _opt_tensors(opt) -> tuple[dict, dict]:
-    ts, meta = {}, {'groups': [{k: v for k, v in g.items() if k != 'params'} for g in opt.param_groups]}
-    sd = opt.state_dict()
-    for pid, st in sd['state'].items():
-        for k, v in st.items(): ts[f'opt.{pid}.{k}'] = v if torch.is_tensor(v) else torch.tensor(v)
-    return ts, meta
-
-def _load_opt(opt, ts:dict):
-    sd = opt.state_dict()
-    state = {}
-    for k, v in ts.items():
-        if not k.startswith('opt.'): continue
-        _, pid, name = k.split('.', 2)
-        state.setdefault(int(pid), {})[name] = v
-    sd['state'] = state
-    opt.load_state_dict(sd)
-
-def save_checkpoint(path, model, mc:GPTConfig, tc=None, tok_state:dict|None=None, step:int=0,
-                    opt=None, train_state:dict|None=None, metrics_path=None, extra:dict|None=None):
-    "Write a checkpoint folder atomically."
-    raw = getattr(model, 'module', model); raw = getattr(raw, '_orig_mod', raw)
-    with atomic_dir(path) as d:
-        sd = {k: v.detach().contiguous().cpu() for k, v in raw.state_dict().items() if k != 'lm_head.weight'}
-        _save_tensors(sd, d/'model.safetensors', metadata={'format': 'pt'})
-        write_json(d/'config.json', {'model': mc.to_dict(), 'train': asdict(tc) if tc else None, 'step': step, **(extra or {})})
-        if tok_state: write_json(d/'tokenizer_state.json', tok_state)
-        if opt is not None:
-            ts, meta = _opt_tensors(opt)
-            ts['rng.torch'] = torch.get_rng_state()
-            if torch.cuda.is_available(): ts['rng.cuda'] = torch.cuda.get_rng_state()
-            _save_tensors({k: v.contiguous().cpu() for k, v in ts.items()}, d/'train_state.safetensors')
-            write_json(d/'train_state.json', {'step': step, 'optimizer': meta, **(train_state or {})})
-        if metrics_path and Path(metrics_path).exists(): (d/'metrics.jsonl').write_bytes(Path(metrics_path).read_bytes())
-    return Path(path)
-
-def read_checkpoint_config(path) -> dict:
-    p = Path(path)/'config.json'
-    if not p.is_file(): raise InputError('not a mypt checkpoint (config.json missing)', Path(path))
-    return json.loads(p.read_text())
-
-def load_model(path, device='cpu', **overrides) -> GPT:
-    "A `GPT` from a checkpoint folder (safetensors only; never unpickles)."
-    path = Path(path)
-    if not path.is_dir(): raise InputError('checkpoint folder not found', path)
-    if is_hf_gpt2(path): return load_hf_gpt2(path, device=device, **overrides)
-    if not (path/'model.safetensors').is_file():
-        pick = sorted(p.name for p in path.iterdir() if p.suffix in ('.pt', '.pth', '.bin', '.pkl', '.ckpt'))
-        raise InputError('no model.safetensors' + (f'; refusing pickled file(s) {", ".join(pick)} (pickles can run code)' if pick else ''), path)
-    cfg = read_checkpoint_config(path)
-    mc = GPTConfig(**{**cfg['model'], **overrides})
-    model = GPT(mc)
-    sd = load_file(str(path/'model.safetensors'), device='cpu')
-    missing, unexpected = model.load_state_dict(sd, strict=False)
-    if missing or unexpected: raise InputError(f'weights do not match the config: missing {missing[:3]}, unexpected {unexpected[:3]}', path/'model.safetensors')
-    return model.to(device)
-
-# %% ../nbs/02c_checkpoint.ipynb #6c843069
-def restore_training(path, model, opt, device='cpu') -> dict:
-    "Load weights, optimizer state and RNG states of checkpoint `path` into `model` and `opt`; return its train state."
-    path = Path(path)
-    st = json.loads((path/'train_state.json').read_text())
-    model.load_state_dict(load_file(str(path/'model.safetensors')))
-    ts = load_file(str(path/'train_state.safetensors'))
-    _load_opt(opt, {k: v.to(device) if k.startswith('opt.') and v.dim() > 0 else v for k, v in ts.items()})
-    torch.set_rng_state(ts['rng.torch'])
-    if 'rng.cuda' in ts and str(device).startswith('cuda'): torch.cuda.set_rng_state(ts['rng.cuda'])
-    return st
-
-# %% ../nbs/02c_checkpoint.ipynb #5d08b333
-def check_arch(base:GPTConfig, mc:GPTConfig, where):
-    "Refuse an architecture mismatch, listing the differing fields."
-    diffs = [f'{k}: checkpoint {getattr(base, k)!r}, config {getattr(mc, k)!r}' for k in ('n_layer', 'n_embd', 'n_head', 'vocab_size', 'bias')
-             if getattr(base, k) != getattr(mc, k)]
-    if diffs: raise InputError('architecture mismatch: ' + '; '.join(diffs), where)
+__all__ = ['CONV1D', 'BLOCK_PARTS', 'TANH_GELUS', 'gpt2_param_names', 'is_conv1d', 'hf_name', 'to_hf_state', 'from_hf_state',
+           'is_hf_gpt2', 'read_hf_weights', 'check_hf_tokenizer', 'load_hf_gpt2', 'save_checkpoint',
+           'read_checkpoint_config', 'load_model', 'restore_training', 'check_arch']
 
 # %% ../nbs/02c_checkpoint.ipynb #b070c9d7
 CONV1D = ('attn.c_attn', 'attn.c_proj', 'mlp.c_fc', 'mlp.c_proj')   # Hugging Face keeps these as Conv1D: weight is (in, out)
@@ -246,3 +162,87 @@ def load_hf_gpt2(path, device='cpu', **overrides) -> GPT:
     model = GPT(cfg)
     model.load_state_dict(sd)
     return model.to(device)
+
+# %% ../nbs/02c_checkpoint.ipynb #ebaccb67
+def _save_tensors(tensors:dict, path, metadata:dict|None=None):
+    "safetensors' `save_file`, its I/O failures raised as `OSError` (a full disk is not a bug)."
+    try: save_file(tensors, str(path), metadata=metadata)
+    except SafetensorError as e:
+        m = re.search(r'os error (\d+)', str(e))
+        code = int(m.group(1)) if m else errno.EIO
+        raise OSError(code, os.strerror(code), str(path)) from e
+
+def _opt_tensors(opt) -> tuple[dict, dict]:
+    ts, meta = {}, {'groups': [{k: v for k, v in g.items() if k != 'params'} for g in opt.param_groups]}
+    sd = opt.state_dict()
+    for pid, st in sd['state'].items():
+        for k, v in st.items(): ts[f'opt.{pid}.{k}'] = v if torch.is_tensor(v) else torch.tensor(v)
+    return ts, meta
+
+def _load_opt(opt, ts:dict):
+    sd = opt.state_dict()
+    state = {}
+    for k, v in ts.items():
+        if not k.startswith('opt.'): continue
+        _, pid, name = k.split('.', 2)
+        state.setdefault(int(pid), {})[name] = v
+    sd['state'] = state
+    opt.load_state_dict(sd)
+
+def save_checkpoint(path, model, mc:GPTConfig, tc=None, tok_state:dict|None=None, step:int=0,
+                    opt=None, train_state:dict|None=None, metrics_path=None, extra:dict|None=None):
+    "Write a checkpoint folder atomically."
+    raw = getattr(model, 'module', model); raw = getattr(raw, '_orig_mod', raw)
+    with atomic_dir(path) as d:
+        sd = {k: v.detach().contiguous().cpu() for k, v in raw.state_dict().items() if k != 'lm_head.weight'}
+        _save_tensors(sd, d/'model.safetensors', metadata={'format': 'pt'})
+        write_json(d/'config.json', {'model': mc.to_dict(), 'train': asdict(tc) if tc else None, 'step': step, **(extra or {})})
+        if tok_state: write_json(d/'tokenizer_state.json', tok_state)
+        if opt is not None:
+            ts, meta = _opt_tensors(opt)
+            ts['rng.torch'] = torch.get_rng_state()
+            if torch.cuda.is_available(): ts['rng.cuda'] = torch.cuda.get_rng_state()
+            _save_tensors({k: v.contiguous().cpu() for k, v in ts.items()}, d/'train_state.safetensors')
+            write_json(d/'train_state.json', {'step': step, 'optimizer': meta, **(train_state or {})})
+        if metrics_path and Path(metrics_path).exists(): (d/'metrics.jsonl').write_bytes(Path(metrics_path).read_bytes())
+    return Path(path)
+
+def read_checkpoint_config(path) -> dict:
+    p = Path(path)/'config.json'
+    if not p.is_file(): raise InputError('not a mypt checkpoint (config.json missing)', Path(path))
+    return json.loads(p.read_text())
+
+def load_model(path, device='cpu', **overrides) -> GPT:
+    "A `GPT` from a checkpoint folder (safetensors only; never unpickles)."
+    path = Path(path)
+    if not path.is_dir(): raise InputError('checkpoint folder not found', path)
+    if is_hf_gpt2(path): return load_hf_gpt2(path, device=device, **overrides)
+    if not (path/'model.safetensors').is_file():
+        pick = sorted(p.name for p in path.iterdir() if p.suffix in ('.pt', '.pth', '.bin', '.pkl', '.ckpt'))
+        raise InputError('no model.safetensors' + (f'; refusing pickled file(s) {", ".join(pick)} (pickles can run code)' if pick else ''), path)
+    cfg = read_checkpoint_config(path)
+    mc = GPTConfig(**{**cfg['model'], **overrides})
+    model = GPT(mc)
+    sd = load_file(str(path/'model.safetensors'), device='cpu')
+    missing, unexpected = model.load_state_dict(sd, strict=False)
+    if missing or unexpected: raise InputError(f'weights do not match the config: missing {missing[:3]}, unexpected {unexpected[:3]}', path/'model.safetensors')
+    return model.to(device)
+
+# %% ../nbs/02c_checkpoint.ipynb #6c843069
+def restore_training(path, model, opt, device='cpu') -> dict:
+    "Load weights, optimizer state and RNG states of checkpoint `path` into `model` and `opt`; return its train state."
+    path = Path(path)
+    st = json.loads((path/'train_state.json').read_text())
+    model.load_state_dict(load_file(str(path/'model.safetensors')))
+    ts = load_file(str(path/'train_state.safetensors'))
+    _load_opt(opt, {k: v.to(device) if k.startswith('opt.') and v.dim() > 0 else v for k, v in ts.items()})
+    torch.set_rng_state(ts['rng.torch'])
+    if 'rng.cuda' in ts and str(device).startswith('cuda'): torch.cuda.set_rng_state(ts['rng.cuda'])
+    return st
+
+# %% ../nbs/02c_checkpoint.ipynb #5d08b333
+def check_arch(base:GPTConfig, mc:GPTConfig, where):
+    "Refuse an architecture mismatch, listing the differing fields."
+    diffs = [f'{k}: checkpoint {getattr(base, k)!r}, config {getattr(mc, k)!r}' for k in ('n_layer', 'n_embd', 'n_head', 'vocab_size', 'bias')
+             if getattr(base, k) != getattr(mc, k)]
+    if diffs: raise InputError('architecture mismatch: ' + '; '.join(diffs), where)

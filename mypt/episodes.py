@@ -12,12 +12,12 @@ from .tokens import Tokenizer, SPECIAL_TOKENS
 
 # %% auto #0
 __all__ = ['ROLES', 'TOOL_ROLES', 'FOLLOWS', 'FENCE_RE', 'INLINE_RE', 'SEGMENT_TAGS', 'EOT', 'MASK_POLICIES', 'TAG_WEIGHTS',
-           'KIND_COLORS', 'check_episode', 'check_input_file', 'iter_jsonl', 'iter_episodes', 'read_episodes',
-           'write_episodes', 'code_spans', 'fenced_blocks', 'inline_code', 'toolcall_json', 'toolresult_text',
-           'message_text', 'message_pieces', 'episode_pieces', 'encode_pieces', 'text_pieces', 'encode_episode',
-           'token_kinds', 'render_prompt', 'episode_text', 'episode_segments', 'episode_id', 'episode_group',
-           'episode_language', 'check_unique_id', 'length_report', 'mask_key', 'mask_html', 'MaskView', 'episode_stats',
-           'explore']
+           'STOP_WORDS', 'KIND_COLORS', 'check_episode', 'check_input_file', 'iter_jsonl', 'iter_episodes',
+           'read_episodes', 'write_episodes', 'code_spans', 'fenced_blocks', 'inline_code', 'toolcall_json',
+           'toolresult_text', 'message_text', 'message_pieces', 'episode_pieces', 'encode_pieces', 'text_pieces',
+           'encode_episode', 'token_kinds', 'render_prompt', 'episode_text', 'episode_segments', 'episode_id',
+           'episode_group', 'episode_language', 'text_language', 'check_unique_id', 'length_report', 'mask_key',
+           'mask_html', 'MaskView', 'episode_stats', 'explore']
 
 # %% ../nbs/01_episodes.ipynb #80cd7dee
 ROLES = ('user', 'assistant')
@@ -287,6 +287,17 @@ def episode_language(ep:dict, default:str|None='en') -> str|None:
     if m: return m.group(1).lower()
     m = re.search(r'_([a-z]{2})$', str(episode_id(ep) or ''))
     return m.group(1) if m else default
+
+STOP_WORDS = {
+    'en': set('the and is are of to in that it for with as on this be or not you your can by from an if which when'.split()),
+    'de': set('der die das und ist sind nicht ein eine zu den mit von für auf dem des im sie es wenn oder auch kann wird'.split())}
+
+def text_language(text:str) -> str|None:
+    "'en' or 'de' by counting common stop words (None when neither appears): enough to tell a reply's language."
+    words = re.findall(r"[a-zäöüß]+", text.lower())
+    counts = {lang: sum(w in ws for w in words) for lang, ws in STOP_WORDS.items()}
+    best = max(counts, key=counts.get)
+    return best if counts[best] > 0 and list(counts.values()).count(counts[best]) == 1 else None
 
 def check_unique_id(ep:dict, line:int, seen:dict, path=None):
     "Refuse an episode whose id an earlier line already used (splits and translation links rely on ids)."

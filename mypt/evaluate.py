@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np, torch
 from .core import InputError, atomic_file, command, write_json
 from .tokens import SPECIAL_TOKENS, Tokenizer
-from .episodes import render_prompt, read_episodes
+from .episodes import render_prompt, read_episodes, text_language
 from .generate import generate_batch, reply_text, load_tokenizer, STOP_IDS, CLOSE_ID
 from .data import GPTEpisodeDataLoader
 from .model import GPT, GPTConfig, pick_device
@@ -19,9 +19,10 @@ from .train import TrainConfig, GAP_WARN, GAP_STOP
 from .dataset import open_dataset
 
 # %% auto #0
-__all__ = ['ZONE_COLORS', 'DEFAULT_SYSTEM', 'DEFAULT_PROMPTS', 'CLOSED_SHARE_MIN', 'CHECKPOINT_FILES', 'step0_checkpoint',
-           'evaluate_loss', 'gap_zone', 'read_metrics', 'plot_curves', 'fake_metrics', 'prompt_ids', 'prompt_label',
-           'compare', 'comparison_summary', 'comparison_html', 'default_prompts', 'checklist', 'checklist_table',
+__all__ = ['ZONE_COLORS', 'DEFAULT_SYSTEM', 'DEFAULT_PROMPTS', 'BUDGET_FACTOR', 'CLOSED_SHARE_MIN', 'BASE_CLOSED_MAX',
+           'LANGUAGE_SHARE_MIN', 'LOSS_MARGIN_MIN', 'CHECKPOINT_FILES', 'step0_checkpoint', 'evaluate_loss', 'gap_zone',
+           'read_metrics', 'plot_curves', 'fake_metrics', 'prompt_ids', 'prompt_label', 'reply_budget', 'compare',
+           'comparison_summary', 'comparison_html', 'val_prompts', 'default_prompts', 'checklist', 'checklist_table',
            'checklist_markdown', 'write_checklist', 'write_report', 'read_prompts', 'evaluate_main']
 
 # %% ../nbs/04_eval.ipynb #469910d7
@@ -142,8 +143,9 @@ DEFAULT_PROMPTS = ['What is SQL injection?', 'How do I read a file in Python?', 
                    'What does a firewall do?', 'Explain the difference between a list and a tuple in Python.']
 
 def prompt_ids(prompt, tok:Tokenizer, system:str|None=None) -> list[int]:
-    "Token ids of a generation prompt: a user message, a list of messages, an episode, or ids."
+    "Token ids of a generation prompt: a user message, messages, an episode, a val prompt (`{'ids', 'reference_tokens'}`) or ids."
     if isinstance(prompt, str): return render_prompt([{'role': 'user', 'content': prompt}], tok, system=system)
+    if isinstance(prompt, dict) and 'ids' in prompt: return [int(i) for i in prompt['ids']]     # a val prompt
     if isinstance(prompt, dict):
         msgs = list(takewhile(lambda m: m.get('role') != 'assistant', prompt.get('messages', [])))
         return render_prompt(msgs, tok, system=prompt.get('system', system), context=prompt.get('context'))
@@ -165,32 +167,51 @@ def _as_model(m, device):
     if isinstance(m, torch.nn.Module): return m
     return load_model(m, device)
 
-def compare(models:dict, prompts:list, tok:Tokenizer, dataset_dir=None, max_new_tokens:int=128, temperature:float=0.0,
+BUDGET_FACTOR = 2   # a reply may use twice its reference reply's tokens before it counts as not closed
+
+def reply_budget(prompt, max_new_tokens:int) -> int:
+    "New-token budget of a prompt: `BUDGET_FACTOR` x its reference reply when it has one, else `max_new_tokens`."
+    ref = prompt.get('reference_tokens') if isinstance(prompt, dict) else None
+    return BUDGET_FACTOR * ref if ref else max_new_tokens
+
+def compare(models:dict, prompts:list, tok:Tokenizer, dataset_dir=None, max_new_tokens:int=128, temperature:float=0.7,
             seed:int|None=0, system:str|None=None, device:str|None=None):
-    "One row per model and prompt: reply, its length and whether it closed; per model: val loss, closed share, mean length."
+    "One row per model and prompt: reply, length (vs the reference), closed?, language right?; per model: val loss and shares."
     import pandas as pd
     device = pick_device(device)
     ids = [prompt_ids(p, tok, system) for p in prompts]
     labels = [prompt_label(i, tok) for i in ids]
+    budgets = [reply_budget(p, max_new_tokens) for p in prompts]
+    refs = [p.get('reference_tokens') if isinstance(p, dict) else None for p in prompts]
+    langs = [text_language(lab) for lab in labels]
     rows = []
     for name, m in models.items():
         model = _as_model(m, device)
         vl = evaluate_loss(model, dataset_dir) if dataset_dir is not None else None
-        outs = generate_batch(model, ids, max_new_tokens, temperature, seed=seed)
+        outs = generate_batch(model, ids, budgets, temperature, seed=seed)
         for k, (lab, new) in enumerate(zip(labels, outs)):
             closed = bool(new) and new[-1] == CLOSE_ID
             body = next((i for i, t in enumerate(new) if t in STOP_IDS), len(new))
-            rows.append({'model': name, 'prompt_index': k, 'prompt': lab, 'reply': reply_text(tok, new),
-                         'reply_tokens': body, 'closed': closed,
+            reply = reply_text(tok, new)
+            rows.append({'model': name, 'prompt_index': k, 'prompt': lab, 'reply': reply, 'reply_tokens': body,
+                         'budget': budgets[k], 'reference_tokens': refs[k], 'closed': closed,
+                         'prompt_language': langs[k], 'reply_language': text_language(reply),
+                         'language_ok': langs[k] is not None and text_language(reply) == langs[k],
                          'val_loss': vl['loss'] if vl else float('nan'), 'perplexity': vl['perplexity'] if vl else float('nan')})
-    df = pd.DataFrame(rows, columns=['model', 'prompt_index', 'prompt', 'reply', 'reply_tokens', 'closed', 'val_loss', 'perplexity'])
+    df = pd.DataFrame(rows)
     g = df.groupby('model', sort=False)
     df['closed_share'] = g['closed'].transform('mean'); df['mean_reply_tokens'] = g['reply_tokens'].transform('mean')
+    judged = df['prompt_language'].notna()
+    df['language_share'] = df['language_ok'].where(judged).groupby(df['model']).transform('mean')
+    ratio = df['reply_tokens'] / df['reference_tokens'].astype(float)
+    df['length_vs_reference'] = ratio.groupby(df['model']).transform('median')
     return df
 
 def comparison_summary(df):
-    "Per model: val loss, perplexity, share of closed replies, mean reply length."
-    return df.groupby('model', sort=False)[['val_loss', 'perplexity', 'closed_share', 'mean_reply_tokens']].first()
+    "Per model: val loss, perplexity, share of closed replies and of replies in the prompt's language, reply length."
+    cols = [c for c in ('val_loss', 'perplexity', 'closed_share', 'language_share', 'mean_reply_tokens', 'length_vs_reference')
+            if c in df.columns]
+    return df.groupby('model', sort=False)[cols].first()
 
 def comparison_html(df, title:str='Base vs SFT') -> str:
     "An HTML page: the per-model summary, then one row per prompt with each model's reply."
@@ -199,15 +220,17 @@ def comparison_html(df, title:str='Base vs SFT') -> str:
     models = list(summ.index)
     fmt = lambda v, f: '–' if v is None or (isinstance(v, float) and math.isnan(v)) else format(v, f)
     head = ''.join(f'<th>{esc(str(m))}</th>' for m in models)
+    shown = [('val loss', 'val_loss', '.4f'), ('perplexity', 'perplexity', '.2f'), ('replies closed', 'closed_share', '.0%'),
+             ("in the prompt's language", 'language_share', '.0%'), ('mean reply tokens', 'mean_reply_tokens', '.1f'),
+             ('reply / reference length (median)', 'length_vs_reference', '.2f')]
     srows = ''.join(f'<tr><th>{lab}</th>' + ''.join(f'<td>{fmt(summ.loc[m, col], f)}</td>' for m in models) + '</tr>'
-                    for lab, col, f in [('val loss', 'val_loss', '.4f'), ('perplexity', 'perplexity', '.2f'),
-                                        ('replies closed', 'closed_share', '.0%'), ('mean reply tokens', 'mean_reply_tokens', '.1f')])
+                    for lab, col, f in shown if col in summ.columns)
     prows = []
     for k, grp in df.groupby('prompt_index', sort=True):
         cells = []
         for m in models:
             r = grp[grp.model == m].iloc[0]
-            note = '' if r['closed'] else '<div class="cut">not closed (token limit)</div>'
+            note = '' if r['closed'] else f'<div class="cut">not closed within {r.get("budget", "the")} tokens</div>'
             cells.append(f'<td><pre>{esc(r["reply"])}</pre>{note}</td>')
         prows.append(f'<tr><th>{esc(grp.iloc[0]["prompt"])}</th>{"".join(cells)}</tr>')
     css = ('<style>.mypt-cmp{border-collapse:collapse;font-family:sans-serif;font-size:13px}'
@@ -218,19 +241,29 @@ def comparison_html(df, title:str='Base vs SFT') -> str:
             f'<table class="mypt-cmp"><tr><th>prompt</th>{head}</tr>{"".join(prows)}</table>')
 
 # %% ../nbs/04_eval.ipynb #9276eb27
-CLOSED_SHARE_MIN = 0.8   # generation test: share of test prompts whose reply must close
+CLOSED_SHARE_MIN = 0.8    # SFT: share of replies that must close with </myPT_assistant> within budget
+BASE_CLOSED_MAX = 0.2     # base: closing that often would mean the base already knew the format
+LANGUAGE_SHARE_MIN = 0.8  # SFT: share of replies in the prompt's language
+LOSS_MARGIN_MIN = 1.0     # SFT assistant-token val loss at least this much below the base's
 CHECKPOINT_FILES = ('model.safetensors', 'config.json', 'tokenizer_state.json')
 
-def default_prompts(dataset_dir=None, n:int=8) -> list:
-    "Test prompts: the first `n` val episodes' prefixes up to their first assistant turn, or `DEFAULT_PROMPTS`."
-    if dataset_dir is None: return list(DEFAULT_PROMPTS)
-    sp, a = _split_of(dataset_dir, 'val'), SPECIAL_TOKENS['<myPT_assistant>']
+def val_prompts(dataset_dir, n:int=16) -> list[dict]:
+    "Prompts of the first `n` val episodes (never trained on): ids up to the first `<myPT_assistant>`, and the reference reply's length."
+    sp = _split_of(dataset_dir, 'val')
+    a, c = SPECIAL_TOKENS['<myPT_assistant>'], SPECIAL_TOKENS['</myPT_assistant>']
     out = []
     for i in range(len(sp)):
         ids = [int(t) for t in sp.episode(i)[0]]
-        if a in ids: out.append(ids[:ids.index(a) + 1])
+        if a not in ids or c not in ids[ids.index(a):]: continue
+        start = ids.index(a)
+        out.append({'ids': ids[:start + 1], 'reference_tokens': ids.index(c, start) - start})
         if len(out) == n: break
-    return out or list(DEFAULT_PROMPTS)
+    return out
+
+def default_prompts(dataset_dir=None, n:int=16) -> list:
+    "Test prompts: the val episodes' prompts with their reference lengths, or `DEFAULT_PROMPTS` without a dataset."
+    if dataset_dir is None: return list(DEFAULT_PROMPTS)
+    return val_prompts(dataset_dir, n) or list(DEFAULT_PROMPTS)
 
 def _item(name, title, passed, value, expected, detail):
     return {'name': name, 'title': title, 'passed': passed, 'value': value, 'expected': expected, 'detail': detail}
@@ -255,8 +288,29 @@ def _loss_items(ckpt:Path) -> list[dict]:
             _item('no_overfitting', t2, bool(finite and gap < GAP_WARN), round(gap, 6), f'gap < {GAP_WARN}',
                   f'val - train = {gap:.3f} ({gap_zone(gap)})')]
 
+def _generation_items(df, s, with_base:bool) -> list[dict]:
+    "Checklist items from the sampled replies: SFT closes and answers in the prompt's language; base vs SFT."
+    sft = df[df.model == 'sft']
+    share, lang = float(s.loc['sft', 'closed_share']), s.loc['sft'].get('language_share', float('nan'))
+    items = [_item('generation', 'Generation test passed', share >= CLOSED_SHARE_MIN, round(share, 6),
+                   f'closed share >= {CLOSED_SHARE_MIN}',
+                   f"{int(sft.closed.sum())} of {len(sft)} replies closed with </myPT_assistant> within budget"),
+             _item('language', "Replies in the prompt's language", None if math.isnan(lang) else bool(lang >= LANGUAGE_SHARE_MIN),
+                   None if math.isnan(lang) else round(float(lang), 6), f'share >= {LANGUAGE_SHARE_MIN}',
+                   f"{int(sft.language_ok.sum())} of {int(sft.prompt_language.notna().sum())} replies in the prompt's language")]
+    if 'base' in s.index:
+        b = float(s.loc['base', 'closed_share'])
+        items.append(_item('base_rarely_closes', 'Base does not know the format', b <= BASE_CLOSED_MAX, round(b, 6),
+                           f'base closed share <= {BASE_CLOSED_MAX}', f'the base closed {b:.0%} of its replies'))
+    if with_base:
+        a, b = float(s.loc['sft', 'val_loss']), float(s.loc['base', 'val_loss'])
+        items.append(_item('sft_better_than_base', 'Comparison test (SFT better than base)', a <= b - LOSS_MARGIN_MIN,
+                           {'sft_val_loss': a, 'base_val_loss': b}, f'SFT val loss <= base val loss - {LOSS_MARGIN_MIN}',
+                           f'assistant-token val loss: SFT {a:.4f}, base {b:.4f} ({b - a:+.2f})'))
+    return items
+
 def checklist(ckpt_dir, dataset_dir=None, base_ckpt=None, prompts=None, max_new_tokens:int=128, seed:int|None=0,
-              system:str|None=DEFAULT_SYSTEM, device:str|None=None) -> dict:
+              system:str|None=DEFAULT_SYSTEM, device:str|None=None, temperature:float=0.7) -> dict:
     "The guide's post-training checklist for a checkpoint: items {name, passed, value, expected}, and the comparison rows."
     ck = Path(ckpt_dir)
     if not ck.is_dir(): raise InputError('checkpoint folder not found', ck)
@@ -270,7 +324,10 @@ def checklist(ckpt_dir, dataset_dir=None, base_ckpt=None, prompts=None, max_new_
                   'files ' + ', '.join(CHECKPOINT_FILES) + ' present and loadable',
                   f'missing {", ".join(missing)}' if missing else (f'does not load: {err}' if err else f'{ck} loads'))
     report = {'checkpoint': str(ck), 'dataset_dir': None if dataset_dir is None else str(dataset_dir),
-              'base_checkpoint': None if base_ckpt is None else str(base_ckpt), 'closed_share_min': CLOSED_SHARE_MIN}
+              'base_checkpoint': None if base_ckpt is None else str(base_ckpt), 'temperature': temperature, 'seed': seed,
+              'thresholds': {'closed_share_min': CLOSED_SHARE_MIN, 'base_closed_max': BASE_CLOSED_MAX,
+                             'language_share_min': LANGUAGE_SHARE_MIN, 'loss_margin_min': LOSS_MARGIN_MIN,
+                             'budget': f'{BUDGET_FACTOR} x the reference reply (else {max_new_tokens} tokens)'}}
     rows = []
     if model is None:
         items.append(_item('generation', 'Generation test passed', False, None, f'closed share >= {CLOSED_SHARE_MIN}', 'checkpoint does not load'))
@@ -278,19 +335,13 @@ def checklist(ckpt_dir, dataset_dir=None, base_ckpt=None, prompts=None, max_new_
         tok = load_tokenizer(ck)
         prompts = default_prompts(dataset_dir) if prompts is None else prompts
         models = {'sft': model} if base_ckpt is None else {'sft': model, 'base': base_ckpt}
-        df = compare(models, prompts, tok, dataset_dir, max_new_tokens, 0.0, seed, system, device)
-        s = comparison_summary(df)
-        share = float(s.loc['sft', 'closed_share'])
-        items.append(_item('generation', 'Generation test passed', share >= CLOSED_SHARE_MIN, round(share, 6),
-                           f'closed share >= {CLOSED_SHARE_MIN}', f"{int(df[df.model == 'sft'].closed.sum())} of {len(prompts)} replies closed with </myPT_assistant> within {max_new_tokens} tokens"))
+        df = compare(models, prompts, tok, dataset_dir, max_new_tokens, temperature, seed, system, device)
+        items += _generation_items(df, comparison_summary(df), base_ckpt is not None and dataset_dir is not None)
         rows = json.loads(df.to_json(orient='records'))
-        if base_ckpt is not None and dataset_dir is not None:
-            a, b = float(s.loc['sft', 'val_loss']), float(s.loc['base', 'val_loss'])
-            items.append(_item('sft_better_than_base', 'Comparison test (SFT better than base)', a < b,
-                               {'sft_val_loss': a, 'base_val_loss': b}, 'SFT val loss < base val loss', f'val loss: SFT {a:.4f}, base {b:.4f}'))
     if not any(i['name'] == 'sft_better_than_base' for i in items):
         why = 'no base checkpoint given' if base_ckpt is None else 'no dataset given' if dataset_dir is None else 'checkpoint does not load'
-        items.append(_item('sft_better_than_base', 'Comparison test (SFT better than base)', None, None, 'SFT val loss < base val loss', f'skipped: {why}'))
+        items.append(_item('sft_better_than_base', 'Comparison test (SFT better than base)', None, None,
+                           f'SFT val loss <= base val loss - {LOSS_MARGIN_MIN}', f'skipped: {why}'))
     items.append(saved)
     report['items'] = items
     report['passed'] = all(i['passed'] for i in items if i['passed'] is not None)
@@ -352,8 +403,9 @@ def evaluate_main(model:str,             # checkpoint folder to evaluate
                   prompts:str=None,      # one user message per line, or a .jsonl of episodes
                   out_dir:str=None,      # report folder (default: eval/NAME)
                   system:str=DEFAULT_SYSTEM,  # system prompt for plain-text prompts ("" for none)
-                  max_new_tokens:int=128,
+                  max_new_tokens:int=128,  # budget of prompts without a reference reply (val prompts get 2 x theirs)
                   seed:int=0,
+                  temperature:float=0.7,   # sampling temperature (the guide's 0.7; 0 = greedy)
                   device:str=None,
                   ) -> int:
     "mypt evaluate: val loss, loss curves, base-vs-SFT comparison and the post-training checklist."
@@ -364,7 +416,7 @@ def evaluate_main(model:str,             # checkpoint folder to evaluate
     if max_new_tokens <= 0: raise InputError(f'must be positive, got {max_new_tokens}', field='--max_new_tokens')
     prompt_list = read_prompts(prompts) if prompts else None
     out = Path(out_dir) if out_dir else Path('eval')/ck.resolve().name
-    report = checklist(ck, dataset_dir, base_model, prompt_list, max_new_tokens, seed, system or None, device)
+    report = checklist(ck, dataset_dir, base_model, prompt_list, max_new_tokens, seed, system or None, device, temperature)
     write_report(report, out)
     mark = {True: 'PASS', False: 'FAIL', None: 'skip'}
     for i in report['items']: print(f"[{mark[i['passed']]}] {i['title']}: {i['detail']}")

@@ -35,8 +35,9 @@ def notebook_params(nb_path) -> set[str]:
     import papermill as pm
     return set(pm.inspect_notebook(str(nb_path)).keys())
 
-def run_pipeline(run_dir, params:dict|None=None, stages=None, kernel:str='python3', nbs_dir=None, log=print) -> dict:
-    "Execute the stage notebooks in order with papermill; artefacts and executed notebooks go under `run_dir`."
+def run_pipeline(run_dir, params:dict|None=None, stages=None, kernel:str='python3', nbs_dir=None, log=print,
+                 stream=('03_train',)) -> dict:
+    "Execute the stage notebooks in order with papermill; artefacts and executed notebooks go under `run_dir`.\n\n    The printed output of the `stream` stages (training progress) is shown in the console as it happens."
     import papermill as pm
     run_dir = Path(run_dir).resolve(); nbs_dir = Path(nbs_dir) if nbs_dir else repo_path('nbs')
     stages = list(stages or STAGES)
@@ -53,7 +54,8 @@ def run_pipeline(run_dir, params:dict|None=None, stages=None, kernel:str='python
         t0 = time.time(); rec = {'stage': s, 'notebook': str(dst), 'params': mine}
         try:
             pm.execute_notebook(str(src), str(dst), parameters=mine, kernel_name=kernel, cwd=str(nbs_dir),
-                                progress_bar=False, log_output=False, extra_arguments=['--IPKernelApp.log_level=ERROR'])
+                                progress_bar=False, log_output=False, extra_arguments=['--IPKernelApp.log_level=ERROR'],
+                                stdout_file=sys.stdout if s in stream else None)
         except pm.PapermillExecutionError as e:
             rec.update(status='failed', seconds=round(time.time() - t0, 1), cell=e.exec_count, error=f'{e.ename}: {e.evalue}')
             summary['stages'].append(rec); summary['status'] = 'failed'

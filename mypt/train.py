@@ -103,21 +103,24 @@ def lr_at(it:int, tc:TrainConfig) -> float:
     return lo + 0.5 * (1 + math.cos(math.pi * r)) * (tc.learning_rate - lo)
 
 # %% ../nbs/03_train.ipynb #fb2d03df
-def count_trained(batches:list[dict], world:int=1, device='cpu') -> float:
+def count_trained(batches: list[dict], world: int = 1, device='cpu') -> float:
     "Trained targets (sum of the mask) of a step's micro-batches, added over all ranks."
     n = sum(b['mask'].sum() for b in batches).double()
     if world > 1:
-        n = n.to(device); dist.all_reduce(n)
+        n = n.to(device)
+        dist.all_reduce(n)
     return float(n)
 
-def accumulate(model, batches:list[dict], n_tokens:float, ctx=nullcontext(), world:int=1) -> float:
+
+def accumulate(model, batches: list[dict], n_tokens: float, ctx=nullcontext(), world: int = 1) -> float:
     "Backpropagate `sum of token losses / n_tokens` over micro-batches; return this rank's loss sum."
     loss_sum = 0.0
     for k, b in enumerate(batches):
         last = k == len(batches) - 1
-        sync = model.no_sync() if world > 1 and not last else nullcontext()   # all-reduce once, at the end
+        sync = model.no_sync() if world > 1 and not last else nullcontext()  # all-reduce once, at the end
         with sync:
-            with ctx: _, s = model(b['x'], b['y'], b['mask'], pos=b.get('pos'), doc=b.get('doc'), reduction='sum')
+            with ctx:
+                _, s = model(b['x'], b['y'], b['mask'], pos=b.get('pos'), doc=b.get('doc'), reduction='sum')
             (s * (world / n_tokens)).backward()
         loss_sum += s.item()
     return loss_sum
@@ -166,7 +169,8 @@ def describe_dataset(ds, say=print):
     "The guide's 'Loaded episode-indexed dataset' block."
     m = ds.meta
     if ds.kind != SFT_SCHEMA:
-        say(f"📦 Loaded token-stream dataset: {ds.split('train').num_tokens:,} train tokens"); return
+        say(f"📦 Loaded token-stream dataset: {ds.split('train').num_tokens:,} train tokens")
+        return
     tr, va = ds.split('train'), ds.split('val')
     say('📦 Loaded episode-indexed dataset:')
     say(f"   Schema: {m['schema']}")
@@ -175,48 +179,74 @@ def describe_dataset(ds, say=print):
     for name, s in (('train', tr), ('val', va)):
         say(f"   [{name}] {len(s.shards)} shard(s), {len(s):,} episodes, {s.num_tokens:,} tokens")
 
-def open_training_data(dataset_dir, run:Run):
+
+def open_training_data(dataset_dir, run: Run):
     "The dataset and its tokenizer state, refused when the model cannot take them."
     ds = open_dataset(dataset_dir)
-    tok_state = tokenizer_state(ds.tokenizer())                    # refuses a foreign tokenizer
+    tok_state = tokenizer_state(ds.tokenizer())  # refuses a foreign tokenizer
     if run.mc.vocab_size < max(tok_state['special_tokens'].values()) + 1:
         raise InputError(f"vocab_size {run.mc.vocab_size} is too small for the dataset's tokenizer", field='vocab_size')
     bs_data = ds.meta.get('block_size')
     if bs_data and bs_data > run.mc.block_size:
-        raise InputError(f'dataset was prepared for block_size {bs_data}, longer than the model block_size '
-                         f'{run.mc.block_size}', Path(dataset_dir)/'dataset_metadata.json', field='block_size')
-    if not run.quiet: describe_dataset(ds, run.say)
+        raise InputError(
+            f'dataset was prepared for block_size {bs_data}, longer than the model block_size ' f'{run.mc.block_size}',
+            Path(dataset_dir) / 'dataset_metadata.json',
+            field='block_size',
+        )
+    if not run.quiet:
+        describe_dataset(ds, run.say)
     return ds, tok_state
+
 
 @dataclass
 class Loaders:
-    train: object          # this rank's training batches
-    train_eval: object     # fixed batches over train, for evaluation
-    val: object            # fixed batches over val
+    train: object  # this rank's training batches
+    train_eval: object  # fixed batches over train, for evaluation
+    val: object  # fixed batches over val
     episodic: bool
 
-def make_loaders(ds, run:Run) -> Loaders:
+
+def make_loaders(ds, run: Run) -> Loaders:
     "This rank's training loader and the two evaluation loaders."
     mc, tc = run.mc, run.tc
     if ds.kind != SFT_SCHEMA:
         run.say('Detected: token-stream dataset')
-        mk = lambda split, seed, r, w: TokenStreamLoader(ds.split(split), tc.batch_size, mc.block_size, seed, r, w, run.device)
-        return Loaders(mk('train', tc.epoch_seed, run.rank, run.world), mk('train', tc.epoch_seed + 2, 0, 1),
-                       mk('val', tc.epoch_seed + 1, 0, 1), False)
-    if tc.use_loss_mask: run.say('   Using loss masking (assistant-only training)')
+        mk = lambda split, seed, r, w: TokenStreamLoader(
+            ds.split(split), tc.batch_size, mc.block_size, seed, r, w, run.device
+        )
+        return Loaders(
+            mk('train', tc.epoch_seed, run.rank, run.world),
+            mk('train', tc.epoch_seed + 2, 0, 1),
+            mk('val', tc.epoch_seed + 1, 0, 1),
+            False,
+        )
+    if tc.use_loss_mask:
+        run.say('   Using loss masking (assistant-only training)')
     run.say('\nDetected: Episode-indexed dataset (SFT mode)')
     run.say(f'Sampling mode: {tc.batch_sampling_mode}')
     run.say(f'Epoch seed: {tc.epoch_seed} (for reproducibility)\n')
     mk = lambda split, r, w: GPTEpisodeDataLoader(
-        ds.split(split), tc.batch_size, mc.block_size, tc.batch_sampling_mode, tc.epoch_seed, tc.epoch_shuffle,
-        tc.epoch_drop_last, tc.episode_min_tokens, r, w, run.device, tc.use_loss_mask)
+        ds.split(split),
+        tc.batch_size,
+        mc.block_size,
+        tc.batch_sampling_mode,
+        tc.epoch_seed,
+        tc.epoch_shuffle,
+        tc.epoch_drop_last,
+        tc.episode_min_tokens,
+        r,
+        w,
+        run.device,
+        tc.use_loss_mask,
+    )
     train = mk('train', run.rank, run.world)
-    run.say(format_packing(packing_summary(train)))             # e.g. 'packing: 108 rows, fill 96.1%'
-    if train.weighted: run.say('Weighted loss mask (mask_weighted.bin): loss = sum(w x token loss) / sum(w)')
+    run.say(format_packing(packing_summary(train)))  # e.g. 'packing: 108 rows, fill 96.1%'
+    if train.weighted:
+        run.say('Weighted loss mask (mask_weighted.bin): loss = sum(w x token loss) / sum(w)')
     return Loaders(train, mk('train', 0, 1), mk('val', 0, 1), True)
 
 # %% ../nbs/03_train.ipynb #e1c44f14
-def build_model(run:Run, init_from=None):
+def build_model(run: Run, init_from=None):
     "The GPT (from `init_from` when given) on the run's device, and its AdamW optimizer."
     mc, tc = run.mc, run.tc
     model = GPT(mc)
@@ -225,19 +255,24 @@ def build_model(run:Run, init_from=None):
         check_arch(base.config, mc, Path(init_from))
         sd = base.state_dict()
         if base.config.block_size < mc.block_size:
-            raise InputError(f'checkpoint block_size {base.config.block_size} < config block_size {mc.block_size}', Path(init_from))
-        sd['wpe.weight'] = sd['wpe.weight'][:mc.block_size]       # a shorter context keeps the first positions
+            raise InputError(
+                f'checkpoint block_size {base.config.block_size} < config block_size {mc.block_size}', Path(init_from)
+            )
+        sd['wpe.weight'] = sd['wpe.weight'][: mc.block_size]  # a shorter context keeps the first positions
         model.load_state_dict(sd)
         run.say(f'Initialized from {init_from} ({model.num_params()/1e6:.2f}M parameters)')
     model.to(run.device)
     opt = configure_optimizer(model, tc.learning_rate, tc.weight_decay, (tc.beta1, tc.beta2), run.device.split(':')[0])
     return model, opt
 
-def wrap_for_training(model, run:Run):
+
+def wrap_for_training(model, run: Run):
     "The model as the training step calls it: compiled (CUDA, if asked) and DDP across ranks."
-    if run.tc.compile and run.device.startswith('cuda'): model = torch.compile(model)
+    if run.tc.compile and run.device.startswith('cuda'):
+        model = torch.compile(model)
     if run.world > 1:
         from torch.nn.parallel import DistributedDataParallel as DDP
+
         model = DDP(model, device_ids=[run.local_rank] if run.device.startswith('cuda') else None)
     return model
 
@@ -245,25 +280,41 @@ def wrap_for_training(model, run:Run):
 def _grad_vector(model) -> torch.Tensor:
     return torch.cat([p.grad.flatten().double() for p in model.parameters() if p.grad is not None])
 
-def _split_gradient(model, batches:list[dict], mean_of_means:bool=False) -> torch.Tensor:
+
+def _split_gradient(model, batches: list[dict], mean_of_means: bool = False) -> torch.Tensor:
     model.zero_grad(set_to_none=True)
     if mean_of_means:
-        for b in batches: (model(b['x'], b['y'], b['mask'], pos=b.get('pos'), doc=b.get('doc'))[1] / len(batches)).backward()
-    else: accumulate(model, batches, count_trained(batches))
-    g = _grad_vector(model); model.zero_grad(set_to_none=True)
+        for b in batches:
+            (model(b['x'], b['y'], b['mask'], pos=b.get('pos'), doc=b.get('doc'))[1] / len(batches)).backward()
+    else:
+        accumulate(model, batches, count_trained(batches))
+    g = _grad_vector(model)
+    model.zero_grad(set_to_none=True)
     return g
 
-def check_invariance(model, split, run:Run, tol:float=1e-5) -> dict:
+
+def check_invariance(model, split, run: Run, tol: float = 1e-5) -> dict:
     "Packed vs padded loss and B x 1 vs B/2 x 2 gradients on the first batch of `split`; raises if they differ."
     tc, T = run.tc, run.mc.block_size
     B = max(2, tc.batch_size)
-    loader = lambda mode: GPTEpisodeDataLoader(split, B, T, mode, tc.epoch_seed, tc.epoch_shuffle, False,
-                                               tc.episode_min_tokens, device=run.device, use_loss_mask=tc.use_loss_mask)
+    loader = lambda mode: GPTEpisodeDataLoader(
+        split,
+        B,
+        T,
+        mode,
+        tc.epoch_seed,
+        tc.epoch_shuffle,
+        False,
+        tc.episode_min_tokens,
+        device=run.device,
+        use_loss_mask=tc.use_loss_mask,
+    )
     padded, packed = loader('epoch'), loader('packed')
     eps = [int(i) for i in padded.epoch_order(0)[:B]]
     full = padded.assemble([[i] for i in eps])
-    halves = [padded.assemble([[i] for i in eps[:B // 2]]), padded.assemble([[i] for i in eps[B // 2:]])]
-    was_training = model.training; model.eval()                    # no dropout: the same function twice
+    halves = [padded.assemble([[i] for i in eps[: B // 2]]), padded.assemble([[i] for i in eps[B // 2 :]])]
+    was_training = model.training
+    model.eval()  # no dropout: the same function twice
     with torch.no_grad():
         loss_pad = model(full['x'], full['y'], full['mask'])[1].item()
         pk = packed.assemble(pack_rows(eps, packed.lengths, T))
@@ -271,159 +322,264 @@ def check_invariance(model, split, run:Run, tol:float=1e-5) -> dict:
     g1, g2 = _split_gradient(model, [full]), _split_gradient(model, halves)
     g_old = _split_gradient(model, halves, mean_of_means=True)
     model.train(was_training)
-    rel = lambda a, b: float(abs(a - b) / max(abs(a), 1e-12)) if not torch.is_tensor(a) else float((a - b).norm() / a.norm().clamp(min=1e-30))
-    r = {'episodes': len(eps), 'trained_tokens': int(full['mask'].sum()), 'packed_vs_padded_loss': rel(loss_pad, loss_pack),
-         'split_gradient': rel(g1, g2), 'old_split_gradient': rel(g1, g_old)}
+    rel = lambda a, b: (
+        float(abs(a - b) / max(abs(a), 1e-12))
+        if not torch.is_tensor(a)
+        else float((a - b).norm() / a.norm().clamp(min=1e-30))
+    )
+    r = {
+        'episodes': len(eps),
+        'trained_tokens': int(full['mask'].sum()),
+        'packed_vs_padded_loss': rel(loss_pad, loss_pack),
+        'split_gradient': rel(g1, g2),
+        'old_split_gradient': rel(g1, g_old),
+    }
     r['ok'] = r['packed_vs_padded_loss'] <= tol and r['split_gradient'] <= tol
     return r
 
-def format_check(r:dict, tol:float=1e-5) -> str:
+
+def format_check(r: dict, tol: float = 1e-5) -> str:
     "One line for the console."
-    return (f"check on {r['episodes']} episodes ({r['trained_tokens']:,} trained tokens): packed vs padded loss "
-            f"{r['packed_vs_padded_loss']:.1e}, B x 1 vs B/2 x 2 gradient {r['split_gradient']:.1e} (tolerance {tol:.0e}; "
-            f"mean of micro-batch means would differ by {r['old_split_gradient']:.1%}) -> {'ok' if r['ok'] else 'FAILED'}")
+    return (
+        f"check on {r['episodes']} episodes ({r['trained_tokens']:,} trained tokens): packed vs padded loss "
+        f"{r['packed_vs_padded_loss']:.1e}, B x 1 vs B/2 x 2 gradient {r['split_gradient']:.1e} (tolerance {tol:.0e}; "
+        f"mean of micro-batch means would differ by {r['old_split_gradient']:.1%}) -> {'ok' if r['ok'] else 'FAILED'}"
+    )
 
 # %% ../nbs/03_train.ipynb #56546908
 class MetricsLog:
     "The JSONL metrics of a run: a working file beside the checkpoint, copied into every checkpoint."
-    def __init__(self, run:Run, resume:bool):
-        self.run, self.path = run, run.out_dir.parent/f'.{run.out_dir.name}.metrics.jsonl'
-        if run.rank != 0: return
-        run.out_dir.parent.mkdir(parents=True, exist_ok=True)
-        saved = run.out_dir/'metrics.jsonl'
-        if resume and saved.exists(): self.path.write_bytes(saved.read_bytes())
-        elif self.path.exists(): self.path.unlink()
 
-    def add(self, rec:dict):
+    def __init__(self, run: Run, resume: bool):
+        self.run, self.path = run, run.out_dir.parent / f'.{run.out_dir.name}.metrics.jsonl'
+        if run.rank != 0:
+            return
+        run.out_dir.parent.mkdir(parents=True, exist_ok=True)
+        saved = run.out_dir / 'metrics.jsonl'
+        if resume and saved.exists():
+            self.path.write_bytes(saved.read_bytes())
+        elif self.path.exists():
+            self.path.unlink()
+
+    def add(self, rec: dict):
         if self.run.rank == 0:
-            with open(self.path, 'a') as f: f.write(json.dumps(rec) + '\n')
+            with open(self.path, 'a') as f:
+                f.write(json.dumps(rec) + '\n')
 
     def close(self):
-        if self.run.rank == 0 and self.path.exists(): self.path.unlink()
+        if self.run.rank == 0 and self.path.exists():
+            self.path.unlink()
 
-def resume_run(run:Run, model, opt, train_loader) -> tuple[int, float]:
+
+def resume_run(run: Run, model, opt, train_loader) -> tuple[int, float]:
     "Continue from the run's last checkpoint: returns (step, best val loss)."
-    if not (run.out_dir/'train_state.json').is_file(): raise InputError('nothing to resume: no train_state.json', run.out_dir)
+    if not (run.out_dir / 'train_state.json').is_file():
+        raise InputError('nothing to resume: no train_state.json', run.out_dir)
     st = restore_training(run.out_dir, model, opt, run.device)
     train_loader.load_state_dict(st['loader'][run.rank] if isinstance(st['loader'], list) else st['loader'])
     run.say(f"Resumed from {run.out_dir} at step {st['step']}")
     return st['step'], st.get('best_val', float('inf'))
 
+
 @torch.no_grad()
-def estimate_loss(model, loaders:Loaders, run:Run) -> dict:
+def estimate_loss(model, loaders: Loaders, run: Run) -> dict:
     "Loss per trained token over `eval_iters` fixed batches of train and of val."
-    model.eval(); out = {}
+    model.eval()
+    out = {}
     for name, dl in (('train', loaders.train_eval), ('val', loaders.val)):
         tot = cnt = 0.0
-        batches = eval_batches(dl, run.tc.eval_iters) if loaders.episodic else (dl.get_batch() for _ in range(run.tc.eval_iters))
+        batches = (
+            eval_batches(dl, run.tc.eval_iters)
+            if loaders.episodic
+            else (dl.get_batch() for _ in range(run.tc.eval_iters))
+        )
         for b in batches:
-            with run.autocast(): _, s = model(b['x'], b['y'], b['mask'], pos=b.get('pos'), doc=b.get('doc'), reduction='sum')
-            tot += s.item(); cnt += float(b['mask'].sum())
+            with run.autocast():
+                _, s = model(b['x'], b['y'], b['mask'], pos=b.get('pos'), doc=b.get('doc'), reduction='sum')
+            tot += s.item()
+            cnt += float(b['mask'].sum())
         out[name] = tot / max(cnt, 1)
-    model.train(); return out
+    model.train()
+    return out
 
-def _warn_gap(run:Run, losses:dict, records:list[dict]):
+
+def _warn_gap(run: Run, losses: dict, records: list[dict]):
     gap = losses['val'] - losses['train']
-    if gap > GAP_STOP: run.say(f'⚠️  val-train gap {gap:.2f} > {GAP_STOP}: overfitting (consider stopping, more dropout or weight decay)')
-    elif gap > GAP_WARN: run.say(f'⚠️  val-train gap {gap:.2f} > {GAP_WARN}')
+    if gap > GAP_STOP:
+        run.say(
+            f'⚠️  val-train gap {gap:.2f} > {GAP_STOP}: overfitting (consider stopping, more dropout or weight decay)'
+        )
+    elif gap > GAP_WARN:
+        run.say(f'⚠️  val-train gap {gap:.2f} > {GAP_WARN}')
     prev = [r['val_loss'] for r in records[:-1]]
-    if len(prev) >= 2 and losses['val'] > prev[-1] > prev[-2]: run.say('⚠️  val loss rising for two evaluations in a row')
+    if len(prev) >= 2 and losses['val'] > prev[-1] > prev[-2]:
+        run.say('⚠️  val loss rising for two evaluations in a row')
 
-def evaluate_and_checkpoint(run:Run, model, opt, loaders:Loaders, step:int, best:float, records:list[dict],
-                            log:MetricsLog, tok_state:dict, meta:dict|None=None) -> float:
+
+def evaluate_and_checkpoint(
+    run: Run,
+    model,
+    opt,
+    loaders: Loaders,
+    step: int,
+    best: float,
+    records: list[dict],
+    log: MetricsLog,
+    tok_state: dict,
+    meta: dict | None = None,
+) -> float:
     "Evaluate, log, and write the checkpoint (and `best/`); returns the best val loss so far."
     losses = estimate_loss(model, loaders, run)
-    rec = {'step': step, 'train_loss': losses['train'], 'val_loss': losses['val'], 'lr': lr_at(step, run.tc), 'kind': 'eval'}
-    records.append(rec); log.add(rec)
+    rec = {
+        'step': step,
+        'train_loss': losses['train'],
+        'val_loss': losses['val'],
+        'lr': lr_at(step, run.tc),
+        'kind': 'eval',
+    }
+    records.append(rec)
+    log.add(rec)
     run.say(f"step {step}: train {losses['train']:.4f}, val {losses['val']:.4f}")
     _warn_gap(run, losses, records)
     is_best = losses['val'] < best
     best = min(best, losses['val'])
     loader_state = loaders.train.state_dict()
-    if run.world > 1:                              # every rank's loader position goes into the checkpoint
-        gathered = [None] * run.world; dist.all_gather_object(gathered, loader_state); loader_state = gathered
+    if run.world > 1:  # every rank's loader position goes into the checkpoint
+        gathered = [None] * run.world
+        dist.all_gather_object(gathered, loader_state)
+        loader_state = gathered
     if run.rank == 0:
         extra = {'val_loss': losses['val'], 'train_loss': losses['train'], **(meta or {})}
-        save_checkpoint(run.out_dir, model, run.mc, run.tc, tok_state, step, opt,
-                        {'loader': loader_state, 'best_val': best, 'world_size': run.world}, log.path, extra)
+        save_checkpoint(
+            run.out_dir,
+            model,
+            run.mc,
+            run.tc,
+            tok_state,
+            step,
+            opt,
+            {'loader': loader_state, 'best_val': best, 'world_size': run.world},
+            log.path,
+            extra,
+        )
         if is_best and run.tc.keep_best:
-            save_checkpoint(run.out_dir/'best', model, run.mc, run.tc, tok_state, step, extra={'val_loss': losses['val']})
+            save_checkpoint(
+                run.out_dir / 'best', model, run.mc, run.tc, tok_state, step, extra={'val_loss': losses['val']}
+            )
     return best
 
 # %% ../nbs/03_train.ipynb #6cd874b7
-def train_step(model, opt, loader, run:Run, lr:float) -> dict:
+def train_step(model, opt, loader, run: Run, lr: float) -> dict:
     "One optimizer step over `gradient_accumulation_steps` micro-batches; loss per trained token of the step."
     batches = [loader.get_batch() for _ in range(run.tc.gradient_accumulation_steps)]
-    n_tokens = count_trained(batches, run.world, run.device)      # every rank, before any backward
-    for g in opt.param_groups: g['lr'] = lr
+    n_tokens = count_trained(batches, run.world, run.device)  # every rank, before any backward
+    for g in opt.param_groups:
+        g['lr'] = lr
     loss_sum = 0.0
-    if n_tokens:   # a step with no trained token leaves weights and optimizer state alone
+    if n_tokens:  # a step with no trained token leaves weights and optimizer state alone
         loss_sum = accumulate(model, batches, n_tokens, run.autocast(), run.world)
-        if run.tc.grad_clip > 0: torch.nn.utils.clip_grad_norm_(model.parameters(), run.tc.grad_clip)
+        if run.tc.grad_clip > 0:
+            torch.nn.utils.clip_grad_norm_(model.parameters(), run.tc.grad_clip)
         opt.step()
     opt.zero_grad(set_to_none=True)
     return {'loss_sum': loss_sum, 'n_tokens': n_tokens}
 
+
 class Progress:
     "Timing and token counts between two log lines."
-    def __init__(self, run:Run, n_params:int):
+
+    def __init__(self, run: Run, n_params: int):
         self.run, self.t0, self.useful, self.empty = run, time.time(), 0.0, 0
         self.fpt = flops_per_token(run.mc, n_params)
-        self.peak = 989e12 if run.device.startswith('cuda') else None     # H100 bf16 dense peak, for MFU
+        self.peak = 989e12 if run.device.startswith('cuda') else None  # H100 bf16 dense peak, for MFU
 
-    def log(self, step:int, lr:float, stats:dict, log:MetricsLog):
+    def log(self, step: int, lr: float, stats: dict, log: MetricsLog):
         "Print and record the training line (every `log_interval` steps)."
         run, tc = self.run, self.run.tc
         loss_sum = torch.tensor([stats['loss_sum']], dtype=torch.float64, device=run.device)
-        if run.world > 1: dist.all_reduce(loss_sum)
+        if run.world > 1:
+            dist.all_reduce(loss_sum)
         loss = float(loss_sum) / stats['n_tokens'] if stats['n_tokens'] else float('nan')
-        dt = (time.time() - self.t0) / tc.log_interval; self.t0 = time.time()
+        dt = (time.time() - self.t0) / tc.log_interval
+        self.t0 = time.time()
         toks = tc.batch_size * run.mc.block_size * tc.gradient_accumulation_steps * run.world
-        rec = {'step': step, 'loss': loss, 'lr': lr, 'dt_ms': dt * 1000, 'tok_s': toks / dt,
-               'useful_tok_s': self.useful / (dt * tc.log_interval), 'empty_steps': self.empty, 'kind': 'train'}
-        if self.peak: rec['mfu'] = self.fpt * toks / dt / (self.peak * run.world)
+        rec = {
+            'step': step,
+            'loss': loss,
+            'lr': lr,
+            'dt_ms': dt * 1000,
+            'tok_s': toks / dt,
+            'useful_tok_s': self.useful / (dt * tc.log_interval),
+            'empty_steps': self.empty,
+            'kind': 'train',
+        }
+        if self.peak:
+            rec['mfu'] = self.fpt * toks / dt / (self.peak * run.world)
         self.useful = 0.0
         log.add(rec)
-        run.say(f"iter {step}: loss {loss:.4f}, lr {lr:.2e}, {dt*1000:.0f} ms/step, {rec['useful_tok_s']:,.0f} trained tok/s"
-                + (f", mfu {rec['mfu']:.1%}" if 'mfu' in rec else ''))
+        run.say(
+            f"iter {step}: loss {loss:.4f}, lr {lr:.2e}, {dt*1000:.0f} ms/step, "
+            f"{rec['useful_tok_s']:,.0f} trained tok/s"
+            + (f", mfu {rec['mfu']:.1%}" if 'mfu' in rec else '')
+        )
 
-    def add(self, stats:dict):
+    def add(self, stats: dict):
         self.useful += stats['n_tokens']
         self.empty += stats['n_tokens'] == 0
 
 # %% ../nbs/03_train.ipynb #c77f6d19
-def fit(mc:GPTConfig, tc:TrainConfig, dataset_dir, out_dir, init_from=None, resume:bool=False,
-        meta:dict|None=None, quiet:bool=False, stop_after:int|None=None, check:bool=False) -> list[dict]:
+def fit(
+    mc: GPTConfig,
+    tc: TrainConfig,
+    dataset_dir,
+    out_dir,
+    init_from=None,
+    resume: bool = False,
+    meta: dict | None = None,
+    quiet: bool = False,
+    stop_after: int | None = None,
+    check: bool = False,
+) -> list[dict]:
     "Train a GPT on a prepared dataset; checkpoints go to `out_dir`. Returns the evaluation records."
     run = setup_run(mc, tc, out_dir, quiet)
     ds, tok_state = open_training_data(dataset_dir, run)
     loaders = make_loaders(ds, run)
     model, opt = build_model(run, None if resume else init_from)
-    if check and loaders.episodic: _check_or_stop(model, ds.split('train'), run)
+    if check and loaders.episodic:
+        _check_or_stop(model, ds.split('train'), run)
     log = MetricsLog(run, resume)
     start, best = resume_run(run, model, opt, loaders.train) if resume else (0, float('inf'))
     train_model = wrap_for_training(model, run)
-    run.say(f'Model: {model.num_params()/1e6:.2f}M parameters, device {run.device}, dtype {run.dtype}, world size {run.world}')
+    run.say(
+        f'Model: {model.num_params()/1e6:.2f}M parameters, device {run.device}, dtype {run.dtype}, '
+        f'world size {run.world}'
+    )
     records, progress, step = [], Progress(run, model.num_params()), start
     while True:
         if (step % tc.eval_interval == 0 or step == tc.max_iters) and not (resume and step == start):
             best = evaluate_and_checkpoint(run, model, opt, loaders, step, best, records, log, tok_state, meta)
-        if step >= tc.max_iters or (stop_after is not None and step >= stop_after): break
+        if step >= tc.max_iters or (stop_after is not None and step >= stop_after):
+            break
         stats = train_step(train_model, opt, loaders.train, run, lr_at(step, tc))
         step += 1
         progress.add(stats)
-        if step % tc.log_interval == 0: progress.log(step, lr_at(step - 1, tc), stats, log)
+        if step % tc.log_interval == 0:
+            progress.log(step, lr_at(step - 1, tc), stats, log)
     log.close()
-    if run.world > 1: dist.barrier()
+    if run.world > 1:
+        dist.barrier()
     return records
+
 
 class CheckFailed(RuntimeError):
     "The invariance check found a difference above the tolerance."
 
-def _check_or_stop(model, split, run:Run):
+
+def _check_or_stop(model, split, run: Run):
     r = check_invariance(model, split, run)
     run.say(format_check(r))
-    if not r['ok']: raise CheckFailed(format_check(r))
+    if not r['ok']:
+        raise CheckFailed(format_check(r))
 
 # %% ../nbs/03_train.ipynb #93ef53e3
 SMALL_CONFIG = {'name': 'mypt small CPU', 'n_layer': 2, 'n_head': 4, 'n_embd': 128, 'block_size': 1024,
@@ -434,25 +590,31 @@ SMALL_CONFIG = {'name': 'mypt small CPU', 'n_layer': 2, 'n_head': 4, 'n_embd': 1
 
 # %% ../nbs/03_train.ipynb #9f28c60f
 @command('mypt train', 'Train or fine-tune a GPT with assistant-only loss.')
-def train_main(model_name:str,                     # checkpoint name: written to OUT_DIR/NAME
-               config_file:str,                    # JSON config (the guide keys)
-               dataset_dir:str,                    # prepared dataset folder
-               init_from_model:str=None,           # checkpoint folder (mypt or Hugging Face GPT-2) to start from
-               tokenization:Literal['gpt2']='gpt2',
-               resume:bool=False,                  # continue from the last checkpoint of MODEL_NAME
-               out_dir:str='checkpoints',          # parent folder of checkpoints (default: checkpoints)
-               max_iters:int=None,                 # override max_iters of the config
-               device:str=None,                    # override device ('cpu', 'cuda', ...)
-               check:bool=False,                   # first check on the first batch: packed = padded loss, B x 1 = B/2 x 2 gradients
-               ) -> int:
+def train_main(
+    model_name: str,  # checkpoint name: written to OUT_DIR/NAME
+    config_file: str,  # JSON config (the guide keys)
+    dataset_dir: str,  # prepared dataset folder
+    init_from_model: str = None,  # checkpoint folder (mypt or Hugging Face GPT-2) to start from
+    tokenization: Literal['gpt2'] = 'gpt2',
+    resume: bool = False,  # continue from the last checkpoint of MODEL_NAME
+    out_dir: str = 'checkpoints',  # parent folder of checkpoints (default: checkpoints)
+    max_iters: int = None,  # override max_iters of the config
+    device: str = None,  # override device ('cpu', 'cuda', ...)
+    check: bool = False,  # first check on the first batch: packed = padded loss, B x 1 = B/2 x 2 gradients
+) -> int:
     "mypt train: the guide's train.py."
     mc, tc, meta = load_config(config_file)
-    if max_iters is not None: tc.max_iters = max_iters
-    if device: tc.device = device
+    if max_iters is not None:
+        tc.max_iters = max_iters
+    if device:
+        tc.device = device
     ds = Path(dataset_dir)
-    if not (ds/'dataset_metadata.json').is_file(): raise InputError('not a prepared dataset (dataset_metadata.json missing)', ds)
-    try: fit(mc, tc, ds, Path(out_dir)/model_name, init_from=init_from_model, resume=resume, meta=meta, check=check)
+    if not (ds / 'dataset_metadata.json').is_file():
+        raise InputError('not a prepared dataset (dataset_metadata.json missing)', ds)
+    try:
+        fit(mc, tc, ds, Path(out_dir) / model_name, init_from=init_from_model, resume=resume, meta=meta, check=check)
     except CheckFailed as e:
-        print(f'mypt train: error: {e}', file=sys.stderr); return 1
+        print(f'mypt train: error: {e}', file=sys.stderr)
+        return 1
     print(f'checkpoint: {Path(out_dir)/model_name}')
     return 0

@@ -76,7 +76,9 @@ READABLE = ('model', 'data', 'train', 'generate')
 @pytest.mark.parametrize('mod', READABLE)
 def test_readable_outside_notebooks(mod):
     "The core modules read well as plain files: lines of at most 120 characters, no `;` chains."
-    lines = (PKG/f'{mod}.py').read_text().splitlines()
+    text = (PKG/f'{mod}.py').read_text()
+    text = re.sub(r'^__all__ = \[.*?\]$', '', text, flags=re.M | re.S)    # written by nbdev_export, not by us
+    lines = text.splitlines()
     long = [i for i, l in enumerate(lines, 1) if len(l) > 120]
     assert not long, f'{mod}.py lines over 120 characters: {long[:10]}'
     semi = [i for i, l in enumerate(lines, 1) if re.search(r';\s*\S', l.split('#')[0]) and not re.search(r"""['"][^'"]*;[^'"]*['"]""", l)]
