@@ -27,40 +27,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))                       # mypt from this checkout, also without the venv
-
-# bf16 dense tensor-core peaks (no sparsity), FLOP/s, from the vendors' data sheets. First match wins, so
-# the more specific names come first. MIG slices and devices not listed get MFU n/a (or pass --peak_tflops).
-PEAK_BF16 = [
-    (r'GH200', 989e12, 'GH200'),
-    (r'H200 NVL', 835e12, 'H200 NVL'),
-    (r'H200', 989e12, 'H200 SXM'),
-    (r'H100 NVL', 835e12, 'H100 NVL'),
-    (r'H100 PCIe', 756e12, 'H100 PCIe'),
-    (r'H100', 989e12, 'H100 SXM'),
-    (r'H800 PCIe', 756e12, 'H800 PCIe'),
-    (r'H800', 989e12, 'H800 SXM'),
-    (r'H20\b', 148e12, 'H20'),
-    (r'GB200', 2500e12, 'GB200'),
-    (r'B200', 2250e12, 'B200'),
-    (r'A100|A800', 312e12, 'A100/A800'),
-    (r'L40S', 362e12, 'L40S'),
-    (r'L40\b', 181e12, 'L40'),
-    (r'L4\b', 121e12, 'L4'),
-    (r'A10\b', 125e12, 'A10'),           # not the A10G (no published figure)
-    (r'A30\b', 165e12, 'A30'),
-    (r'A40\b', 149.7e12, 'A40'),
-    (r'RTX 4090(?! D)', 165.2e12, 'RTX 4090 (FP32 accumulate)'),
-    (r'RTX 3090(?! Ti)', 71e12, 'RTX 3090 (FP32 accumulate)'),
-    (r'MI300X', 1307.4e12, 'MI300X'),
-    (r'MI250X', 383e12, 'MI250X'),
-]
-
-def peak_flops(name:str):
-    "(bf16 dense peak FLOP/s, label) of a device named like torch.cuda.get_device_name(), or (None, reason)."
-    if 'MIG' in name: return None, 'MIG slice'
-    for pat, flops, label in PEAK_BF16:
-        if re.search(pat, name): return flops, label
-    return None, 'not in the table'
+from mypt.model import peak_flops   # noqa: E402  the bf16 peak of each device model, for MFU
 
 MODELS = {   # config file (architecture) and the benchmark's batch (rows) and timed steps
     '124M': dict(config='configs/sft1/124M_1024_chat_sft.json', batch_size=8, steps=10),

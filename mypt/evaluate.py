@@ -174,6 +174,10 @@ def reply_budget(prompt, max_new_tokens:int) -> int:
     ref = prompt.get('reference_tokens') if isinstance(prompt, dict) else None
     return BUDGET_FACTOR * ref if ref else max_new_tokens
 
+def _judged(prompt_language, reply:str) -> bool:
+    "A reply's language is judged when the prompt's is known and the reply has a few words (an empty reply is not)."
+    return prompt_language is not None and len(reply.split()) >= 3
+
 def compare(models:dict, prompts:list, tok:Tokenizer, dataset_dir=None, max_new_tokens:int=128, temperature:float=0.7,
             seed:int|None=0, system:str|None=None, device:str|None=None):
     "One row per model and prompt: reply, length (vs the reference), closed?, language right?; per model: val loss and shares."
@@ -196,13 +200,12 @@ def compare(models:dict, prompts:list, tok:Tokenizer, dataset_dir=None, max_new_
             rows.append({'model': name, 'prompt_index': k, 'prompt': lab, 'reply': reply, 'reply_tokens': body,
                          'budget': budgets[k], 'reference_tokens': refs[k], 'closed': closed,
                          'prompt_language': langs[k], 'reply_language': text_language(reply),
-                         'language_ok': langs[k] is not None and text_language(reply) == langs[k],
+                         'language_ok': text_language(reply) == langs[k] if _judged(langs[k], reply) else None,
                          'val_loss': vl['loss'] if vl else float('nan'), 'perplexity': vl['perplexity'] if vl else float('nan')})
     df = pd.DataFrame(rows)
     g = df.groupby('model', sort=False)
     df['closed_share'] = g['closed'].transform('mean'); df['mean_reply_tokens'] = g['reply_tokens'].transform('mean')
-    judged = df['prompt_language'].notna()
-    df['language_share'] = df['language_ok'].where(judged).groupby(df['model']).transform('mean')
+    df['language_share'] = df['language_ok'].astype(float).groupby(df['model']).transform('mean')   # judged replies only
     ratio = df['reply_tokens'] / df['reference_tokens'].astype(float)
     df['length_vs_reference'] = ratio.groupby(df['model']).transform('median')
     return df
@@ -297,7 +300,8 @@ def _generation_items(df, s, with_base:bool) -> list[dict]:
                    f"{int(sft.closed.sum())} of {len(sft)} replies closed with </myPT_assistant> within budget"),
              _item('language', "Replies in the prompt's language", None if math.isnan(lang) else bool(lang >= LANGUAGE_SHARE_MIN),
                    None if math.isnan(lang) else round(float(lang), 6), f'share >= {LANGUAGE_SHARE_MIN}',
-                   f"{int(sft.language_ok.sum())} of {int(sft.prompt_language.notna().sum())} replies in the prompt's language")]
+                   f"{int((sft.language_ok == True).sum())} of {int(sft.language_ok.notna().sum())} judged replies "
+                   "in the prompt's language" if not math.isnan(lang) else 'skipped: no reply long enough to judge')]
     if 'base' in s.index:
         b = float(s.loc['base', 'closed_share'])
         items.append(_item('base_rarely_closes', 'Base does not know the format', b <= BASE_CLOSED_MAX, round(b, 6),

@@ -4,15 +4,16 @@
 
 # %% ../nbs/02a_model.ipynb #8738dc1b
 from __future__ import annotations
-import math
+import math, re
 from dataclasses import dataclass, asdict, fields
 import torch, torch.nn as nn, torch.nn.functional as F
 from torch.utils.checkpoint import checkpoint
 from .core import InputError, check_fields
 
 # %% auto #0
-__all__ = ['GPT_RULES', 'GPTConfig', 'packed_block_mask', 'packed_attn_mask', 'CausalSelfAttention', 'MLP', 'Block', 'KVCache',
-           'ChunkedLinearCE', 'GPT', 'greedy_reference', 'configure_optimizer', 'flops_per_token', 'pick_device']
+__all__ = ['GPT_RULES', 'PEAK_BF16', 'GPTConfig', 'packed_block_mask', 'packed_attn_mask', 'CausalSelfAttention', 'MLP', 'Block',
+           'KVCache', 'ChunkedLinearCE', 'GPT', 'greedy_reference', 'configure_optimizer', 'peak_flops', 'step_flops',
+           'flops_per_token', 'pick_device']
 
 # %% ../nbs/02a_model.ipynb #e48ef191
 _positive = (lambda v: v > 0, 'must be positive')
@@ -222,7 +223,7 @@ class GPT(nn.Module):
         if pos is None:
             start = kv.pos if kv is not None else 0
             pos = torch.arange(start, start + T, device=idx.device)  # (T,)
-        if int(pos.max()) >= self.config.block_size:
+        if not torch.compiler.is_compiling() and int(pos.max()) >= self.config.block_size:   # (a sync: eager only)
             raise ValueError(f'position {int(pos.max())} exceeds block_size {self.config.block_size}')
         x = self.drop(self.wte(idx) + self.wpe(pos))  # (B, T, C)
         if attn_mask is None and doc is not None:
@@ -303,6 +304,45 @@ def configure_optimizer(model: GPT, lr: float, weight_decay: float, betas=(0.9, 
     kw = {'fused': True} if device_type == 'cuda' else {}
     return torch.optim.AdamW(groups, lr=lr, betas=betas, **kw)
 
+
+# bf16 dense tensor-core peaks (no sparsity), FLOP/s, from the vendors' data sheets. First match wins, so
+# the more specific names come first. MIG slices and devices not listed get MFU n/a (or pass --peak_tflops).
+PEAK_BF16 = [
+    (r'GH200', 989e12, 'GH200'),
+    (r'H200 NVL', 835e12, 'H200 NVL'),
+    (r'H200', 989e12, 'H200 SXM'),
+    (r'H100 NVL', 835e12, 'H100 NVL'),
+    (r'H100 PCIe', 756e12, 'H100 PCIe'),
+    (r'H100', 989e12, 'H100 SXM'),
+    (r'H800 PCIe', 756e12, 'H800 PCIe'),
+    (r'H800', 989e12, 'H800 SXM'),
+    (r'H20\b', 148e12, 'H20'),
+    (r'GB200', 2500e12, 'GB200'),
+    (r'B200', 2250e12, 'B200'),
+    (r'A100|A800', 312e12, 'A100/A800'),
+    (r'L40S', 362e12, 'L40S'),
+    (r'L40\b', 181e12, 'L40'),
+    (r'L4\b', 121e12, 'L4'),
+    (r'A10\b', 125e12, 'A10'),           # not the A10G (no published figure)
+    (r'A30\b', 165e12, 'A30'),
+    (r'A40\b', 149.7e12, 'A40'),
+    (r'RTX 4090(?! D)', 165.2e12, 'RTX 4090 (FP32 accumulate)'),
+    (r'RTX 3090(?! Ti)', 71e12, 'RTX 3090 (FP32 accumulate)'),
+    (r'MI300X', 1307.4e12, 'MI300X'),
+    (r'MI250X', 383e12, 'MI250X'),
+]
+
+def peak_flops(name:str):
+    "(bf16 dense peak FLOP/s, label) of a device named like torch.cuda.get_device_name(), or (None, reason)."
+    if 'MIG' in name: return None, 'MIG slice'
+    for pat, flops, label in PEAK_BF16:
+        if re.search(pat, name): return flops, label
+    return None, 'not in the table'
+
+def step_flops(cfg:GPTConfig, n_params:int, tokens:int, trained:int) -> float:
+    "Training FLOPs of a step of `tokens` positions of which `trained` go through the (masked) output head."
+    head = 6 * cfg.vocab_size * cfg.n_embd
+    return (flops_per_token(cfg, n_params) - head) * tokens + head * trained
 
 def flops_per_token(cfg: GPTConfig, n_params: int, T: int | None = None) -> float:
     "Training FLOPs per token (6N plus attention), as in the PaLM appendix."

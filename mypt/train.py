@@ -14,7 +14,7 @@ from typing import Literal
 from .core import InputError, check_fields, command
 from .tokens import tokenizer_state
 from .dataset import open_dataset, SFT_SCHEMA
-from .model import GPT, GPTConfig, configure_optimizer, flops_per_token, pick_device
+from .model import GPT, GPTConfig, configure_optimizer, step_flops, peak_flops, pick_device
 from .data import GPTEpisodeDataLoader, TokenStreamLoader, eval_batches, pack_rows, packing_summary, format_packing
 from .checkpoint import save_checkpoint, load_model, check_arch, restore_training
 
@@ -490,8 +490,9 @@ class Progress:
 
     def __init__(self, run: Run, n_params: int):
         self.run, self.t0, self.useful, self.empty = run, time.time(), 0.0, 0
-        self.fpt = flops_per_token(run.mc, n_params)
-        self.peak = 989e12 if run.device.startswith('cuda') else None  # H100 bf16 dense peak, for MFU
+        self.n_params = n_params
+        on_gpu = run.device.startswith('cuda')
+        self.peak = peak_flops(torch.cuda.get_device_name(run.device))[0] if on_gpu else None   # bf16 peak, for MFU
 
     def log(self, step: int, lr: float, stats: dict, log: MetricsLog):
         "Print and record the training line (every `log_interval` steps)."
@@ -514,7 +515,8 @@ class Progress:
             'kind': 'train',
         }
         if self.peak:
-            rec['mfu'] = self.fpt * toks / dt / (self.peak * run.world)
+            flops = step_flops(run.mc, self.n_params, toks, self.useful / tc.log_interval)   # per step, all ranks
+            rec['mfu'] = flops / dt / (self.peak * run.world)
         self.useful = 0.0
         log.add(rec)
         run.say(
