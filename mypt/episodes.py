@@ -387,7 +387,7 @@ def explore(episodes:list[dict], tok:Tokenizer|None=None):
         out.clear_output(wait=True)
         with out:
             display(pd.DataFrame([episode_stats(ep, tok)]))
-            display(HTML(mask_html(ids, mask, tok, episode_id(ep))))
+            display(HTML(mask_html(ids, mask, tok, episode_id(ep), kinds=token_kinds(ep, tok))))   # segment colours too
             if show_ids.value: display(pd.DataFrame({'token': tok.token_strs(ids), 'id': ids, 'mask': mask}))
     sl.observe(render, 'value'); show_ids.observe(render, 'value'); render()
     return W.VBox([W.HBox([sl, show_ids]), out])
