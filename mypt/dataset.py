@@ -96,26 +96,27 @@ class Split:
         if self.kind == STREAM_SCHEMA: raise TypeError('a token stream has no episodes; use num_tokens')
         return int(self._first[-1])
 
-    def episode(self, i:int):
-        "Views of episode `i`'s tokens (uint32) and mask (uint8)."
+    def _locate(self, i:int):
+        "The shard holding episode `i`, and the episode's slice of that shard's files."
         n = len(self)
         if not -n <= i < n: raise IndexError(f'episode {i} out of range for {self.name} ({n} episodes)')
         i %= n
         k = int(np.searchsorted(self._first, i, side='right')) - 1
-        sh = self.shards[k]
-        start, length = (int(x) for x in sh.index[i - self._first[k]])
-        return sh.tokens[start:start+length], sh.mask[start:start+length]
+        start, length = (int(x) for x in self.shards[k].index[i - self._first[k]])
+        return self.shards[k], slice(start, start + length)
+
+    def episode(self, i:int):
+        "Views of episode `i`'s tokens (uint32) and mask (uint8)."
+        sh, at = self._locate(i)
+        return sh.tokens[at], sh.mask[at]
 
     @property
     def has_weights(self) -> bool: return all(s.weights is not None for s in self.shards)
 
     def weights(self, i:int):
         "View of episode `i`'s float32 loss weights (`mask_weighted.bin`)."
-        n = len(self); i %= n
-        k = int(np.searchsorted(self._first, i, side='right')) - 1
-        sh = self.shards[k]
-        start, length = (int(x) for x in sh.index[i - self._first[k]])
-        return sh.weights[start:start+length]
+        sh, at = self._locate(i)
+        return sh.weights[at]
 
     def __iter__(self):
         for i in range(len(self)): yield self.episode(i)

@@ -187,7 +187,8 @@ def toolresult_text(content) -> str:
 def message_text(m:dict) -> str:
     "The natural-language text of a message (what lints and statistics read): no tool-call JSON, no tool results."
     if m['role'] in ('user', 'assistant', 'assistant_context'): return m['content']
-    return m.get('think') or '' if m['role'] == 'assistant_toolcall' else ''
+    if m['role'] == 'assistant_toolcall': return m.get('think') or ''
+    return ''
 
 def message_pieces(m:dict) -> list[tuple[str, str]]:
     "One message as `(kind, text)` pieces: kind 'open'/'close' carry a segment kind in `text`, else text of that kind."

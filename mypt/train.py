@@ -316,17 +316,13 @@ def check_invariance(model, split, run: Run, tol: float = 1e-5) -> dict:
     was_training = model.training
     model.eval()  # no dropout: the same function twice
     with torch.no_grad():
-        loss_pad = model(full['x'], full['y'], full['mask'])[1].item()
+        loss_pad = model(full['x'], full['y'], full['mask'])[1].double()
         pk = packed.assemble(pack_rows(eps, packed.lengths, T))
-        loss_pack = model(pk['x'], pk['y'], pk['mask'], pos=pk['pos'], doc=pk['doc'])[1].item()
+        loss_pack = model(pk['x'], pk['y'], pk['mask'], pos=pk['pos'], doc=pk['doc'])[1].double()
     g1, g2 = _split_gradient(model, [full]), _split_gradient(model, halves)
     g_old = _split_gradient(model, halves, mean_of_means=True)
     model.train(was_training)
-    rel = lambda a, b: (
-        float(abs(a - b) / max(abs(a), 1e-12))
-        if not torch.is_tensor(a)
-        else float((a - b).norm() / a.norm().clamp(min=1e-30))
-    )
+    rel = lambda a, b: float((a - b).norm() / a.norm().clamp(min=1e-30))   # relative L2 (a scalar: |a - b| / |a|)
     r = {
         'episodes': len(eps),
         'trained_tokens': int(full['mask'].sum()),
