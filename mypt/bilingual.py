@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from itertools import zip_longest
 from pathlib import Path
 from typing import Annotated
-from .core import InputError, Arg, UsageError, atomic_file, command
+from .core import InputError, Arg, UsageError, atomic_file, command, refuse_overlap
 from .episodes import ROLES, code_spans, fenced_blocks, inline_code, iter_episodes, read_episodes, write_episodes, check_episode, episode_id, episode_group
 
 # %% auto #0
@@ -121,8 +121,10 @@ def extract_main(input:str,                # gold episodes (JSONL)
                  output_dir:str='data/temp',  # folder for user_messages_en.txt, assistant_messages_en.txt, episode_ids.txt
                  ) -> int:
     "`mypt extract`: write user/assistant message files and the episode map for translation."
-    user, assistant, rows = extract_messages(input)
     out = Path(output_dir)
+    for f in ('user_messages_en.txt', 'assistant_messages_en.txt', 'episode_ids.txt'):
+        refuse_overlap(out/f, {'--input': input}, '--output_dir')
+    user, assistant, rows = extract_messages(input)
     write_lines(out/'user_messages_en.txt', user)
     write_lines(out/'assistant_messages_en.txt', assistant)
     write_episode_ids(out/'episode_ids.txt', rows)
@@ -411,6 +413,8 @@ def translate_main(input_dir:str='data/temp',  # folder with user_messages_en.tx
     if max_retries < 0 or backoff_base < 0: raise UsageError('--max_retries and --backoff_base must not be negative')
     src, tgt = source_lang.lower(), target_lang.lower()
     in_dir, out_dir = Path(input_dir), Path(output_dir or input_dir)
+    for k in ('user', 'assistant'):
+        refuse_overlap(out_dir/f'{k}_messages_{tgt}.txt', {'--input_dir': in_dir/f'{k}_messages_{src}.txt', '--glossary': glossary}, '--output_dir')
     sources = {k: read_lines(in_dir/f'{k}_messages_{src}.txt') for k in ('user', 'assistant')}
     texts = sources['user'] + sources['assistant']
     terms = read_glossary(glossary) if glossary else {}
@@ -560,11 +564,16 @@ def recombine(original, user_translated, assistant_translated, language:str='de'
                 raise InputError(f'expected {"episode %s message %d (%s)" % w if w else "no more rows"}, found '
                                  f'{"episode %s message %d (%s)" % h if h else "the end of the file"}: '
                                  f'{Path(original).name} changed since `mypt extract`; extract and translate again', episode_ids, line)
-    it = {'user': iter(tr['user']), 'assistant': iter(tr['assistant'])}
+    it = {'user': iter(enumerate(tr['user'], 1)), 'assistant': iter(enumerate(tr['assistant'], 1))}
     out = []
     for n, ep in eps:
-        new = translated_episode(ep, {(i, f): next(it[bucket_of(label)]) for i, f, label in translatable(ep)}, language)
-        out.append(check_episode(new, original, n))
+        came = {(i, f): (bucket_of(label), *next(it[bucket_of(label)])) for i, f, label in translatable(ep)}
+        new = translated_episode(ep, {k: t for k, (_, _, t) in came.items()}, language)
+        try: out.append(check_episode(new, original, n))
+        except InputError as e:   # a translated text is at fault: name its file and line, not the original's
+            src = next(((kind, row) for (i, f), (kind, row, _) in came.items() if e.field == f'messages[{i}].{f}'), None)
+            if src is None: raise
+            raise InputError(f'{e.message} (episode {episode_id(ep)}, {e.field})', paths[src[0]], src[1]) from None
     return out
 
 # %% ../nbs/01b_bilingual.ipynb #e2a607af
@@ -584,6 +593,7 @@ def recombine_main(original:str,                  # the English gold episodes th
     ut = Path(user_translated or f'data/temp/user_messages_{language}.txt')
     at = Path(assistant_translated or f'data/temp/assistant_messages_{language}.txt')
     ids = episode_ids or (ut.parent/'episode_ids.txt' if (ut.parent/'episode_ids.txt').is_file() else None)
+    refuse_overlap(output, {'--original': original, '--user_translated': ut, '--assistant_translated': at, '--episode_ids': ids}, '--output')
     eps = recombine(original, ut, at, language, ids)
     write_episodes(output, eps)
     print(f'recombine: {len(eps)} episodes ({sum(len(e["messages"]) for e in eps)} messages) in {language} -> {output}'
@@ -625,6 +635,7 @@ def merge_main(english:str,
                seed:int=42,
                ) -> int:
     "`mypt merge`: merge English and German episodes, keeping their link."
+    refuse_overlap(output, {'--english': english, '--german': german}, '--output')
     eps, rep = merge_bilingual(english, german, shuffle, seed)
     if rep['english_only']:
         ids = rep['english_only']

@@ -4,21 +4,22 @@
 
 # %% ../nbs/02c_checkpoint.ipynb #7e1947a4
 from __future__ import annotations
-import errno, json, os, re
+import errno, json, os, re, shutil
+from typing import Literal
 from dataclasses import asdict
 from pathlib import Path
 import torch
 from safetensors.torch import save_file, load_file
 from safetensors import SafetensorError
-from .core import InputError, atomic_dir, write_json
+from .core import InputError, atomic_dir, read_json, write_json
 from .tokens import (Tokenizer, SPECIAL_TOKENS, ENDOFTEXT_ID, GPT2_VOCAB, VOCAB_SIZE, FIRST_UNUSED_ID,
                          gpt2_data_dir, verify_gpt2_files, tokenizer_state, load_state)
 from .model import GPT, GPTConfig
 
 # %% auto #0
-__all__ = ['CONV1D', 'BLOCK_PARTS', 'TANH_GELUS', 'gpt2_param_names', 'is_conv1d', 'hf_name', 'to_hf_state', 'from_hf_state',
-           'is_hf_gpt2', 'read_hf_weights', 'check_hf_tokenizer', 'load_hf_gpt2', 'save_checkpoint',
-           'read_checkpoint_config', 'load_model', 'restore_training', 'check_arch']
+__all__ = ['CONV1D', 'BLOCK_PARTS', 'TANH_GELUS', 'CHECKPOINT_NAMES', 'gpt2_param_names', 'is_conv1d', 'hf_name', 'to_hf_state',
+           'from_hf_state', 'is_hf_gpt2', 'read_hf_weights', 'check_hf_tokenizer', 'load_hf_gpt2', 'save_checkpoint',
+           'read_checkpoint_config', 'load_model', 'check_train_state', 'restore_training', 'check_arch']
 
 # %% ../nbs/02c_checkpoint.ipynb #b070c9d7
 CONV1D = ('attn.c_attn', 'attn.c_proj', 'mlp.c_fc', 'mlp.c_proj')   # Hugging Face keeps these as Conv1D: weight is (in, out)
@@ -71,8 +72,8 @@ def is_hf_gpt2(path) -> bool:
     "True if `path` is a Hugging Face GPT-2 folder (a `config.json` of model type gpt2, not a mypt checkpoint)."
     p = Path(path)/'config.json'
     if not p.is_file(): return False
-    try: c = json.loads(p.read_text(encoding='utf-8'))
-    except (json.JSONDecodeError, UnicodeDecodeError): return False
+    try: c = read_json(p, 'config')
+    except InputError: return False
     return isinstance(c, dict) and 'model' not in c and (c.get('model_type') == 'gpt2' or 'n_ctx' in c)
 
 def read_hf_weights(path) -> dict:
@@ -131,8 +132,7 @@ def load_hf_gpt2(path, device='cpu', **overrides) -> GPT:
     path = Path(path)
     if not path.is_dir(): raise InputError('checkpoint folder not found', path)
     if not (path/'config.json').is_file(): raise InputError('not a Hugging Face folder (config.json missing)', path)
-    try: c = json.loads((path/'config.json').read_text(encoding='utf-8'))
-    except (json.JSONDecodeError, UnicodeDecodeError) as e: raise InputError(f'not valid JSON ({e})', path/'config.json')
+    c = read_json(path/'config.json', 'config')
     if not isinstance(c, dict): raise InputError('expected a JSON object', path/'config.json')
     arch = _hf_model_config(c, path)
     check_hf_tokenizer(path)
@@ -189,28 +189,74 @@ def _load_opt(opt, ts:dict):
     sd['state'] = state
     opt.load_state_dict(sd)
 
-def save_checkpoint(path, model, mc:GPTConfig, tc=None, tok_state:dict|None=None, step:int=0,
-                    opt=None, train_state:dict|None=None, metrics_path=None, extra:dict|None=None):
-    "Write a checkpoint folder atomically."
+CHECKPOINT_NAMES = ('model.safetensors', 'config.json', 'tokenizer_state.json', 'train_state.safetensors',
+                    'train_state.json', 'metrics.jsonl', 'best')   # everything a checkpoint folder holds
+
+def _link_tree(src:Path, dst:Path):
+    "Copy folder `src` to `dst` as hard links (a plain copy where links are not possible)."
+    for root, _, files in os.walk(src):
+        d = dst / Path(root).relative_to(src)
+        d.mkdir(parents=True, exist_ok=True)
+        for fn in files:
+            try: os.link(os.path.join(root, fn), d/fn)
+            except OSError: shutil.copy2(os.path.join(root, fn), d/fn)
+
+def _write_checkpoint(d:Path, model, mc, tc, tok_state, step, opt, train_state, metrics_path, extra):
+    d.mkdir(parents=True, exist_ok=True)
     raw = getattr(model, 'module', model); raw = getattr(raw, '_orig_mod', raw)
+    sd = {k: v.detach().contiguous().cpu() for k, v in raw.state_dict().items() if k != 'lm_head.weight'}
+    _save_tensors(sd, d/'model.safetensors', metadata={'format': 'pt'})
+    write_json(d/'config.json', {'model': mc.to_dict(), 'train': asdict(tc) if tc else None, 'step': step, **(extra or {})})
+    if tok_state: write_json(d/'tokenizer_state.json', tok_state)
+    if opt is not None:
+        ts, meta = _opt_tensors(opt)
+        ts['rng.torch'] = torch.get_rng_state()
+        if torch.cuda.is_available(): ts['rng.cuda'] = torch.cuda.get_rng_state()
+        _save_tensors({k: v.contiguous().cpu() for k, v in ts.items()}, d/'train_state.safetensors')
+        write_json(d/'train_state.json', {'step': step, 'optimizer': meta, **(train_state or {})})
+    if metrics_path and Path(metrics_path).exists(): (d/'metrics.jsonl').write_bytes(Path(metrics_path).read_bytes())
+
+def save_checkpoint(path, model, mc:GPTConfig, tc=None, tok_state:dict|None=None, step:int=0,
+                    opt=None, train_state:dict|None=None, metrics_path=None, extra:dict|None=None,
+                    best:Literal['new', 'keep']|None=None, best_extra:dict|None=None):
+    "Write a checkpoint folder atomically; `best='new'` also writes the weights as `best/`, `'keep'` carries the old `best/`."
+    old_best = Path(path)/'best'
     with atomic_dir(path) as d:
-        sd = {k: v.detach().contiguous().cpu() for k, v in raw.state_dict().items() if k != 'lm_head.weight'}
-        _save_tensors(sd, d/'model.safetensors', metadata={'format': 'pt'})
-        write_json(d/'config.json', {'model': mc.to_dict(), 'train': asdict(tc) if tc else None, 'step': step, **(extra or {})})
-        if tok_state: write_json(d/'tokenizer_state.json', tok_state)
-        if opt is not None:
-            ts, meta = _opt_tensors(opt)
-            ts['rng.torch'] = torch.get_rng_state()
-            if torch.cuda.is_available(): ts['rng.cuda'] = torch.cuda.get_rng_state()
-            _save_tensors({k: v.contiguous().cpu() for k, v in ts.items()}, d/'train_state.safetensors')
-            write_json(d/'train_state.json', {'step': step, 'optimizer': meta, **(train_state or {})})
-        if metrics_path and Path(metrics_path).exists(): (d/'metrics.jsonl').write_bytes(Path(metrics_path).read_bytes())
+        _write_checkpoint(d, model, mc, tc, tok_state, step, opt, train_state, metrics_path, extra)
+        if best == 'new': _write_checkpoint(d/'best', model, mc, tc, tok_state, step, None, None, None, best_extra)
+        elif best == 'keep' and (old_best/'model.safetensors').is_file(): _link_tree(old_best, d/'best')
     return Path(path)
 
 def read_checkpoint_config(path) -> dict:
+    "The `config.json` of a mypt checkpoint, checked: an object whose `model` is a valid `GPTConfig`."
     p = Path(path)/'config.json'
-    if not p.is_file(): raise InputError('not a mypt checkpoint (config.json missing)', Path(path))
-    return json.loads(p.read_text())
+    if not p.exists(): raise InputError('not a mypt checkpoint (config.json missing)', Path(path))
+    c = read_json(p, 'checkpoint config')
+    if not isinstance(c, dict) or not isinstance(c.get('model'), dict):
+        raise InputError('expected an object with the model config under "model"', p, field='model')
+    unknown = sorted(set(c['model']) - set(GPTConfig.keys()))
+    if unknown: raise InputError(f'unknown key(s) {", ".join(unknown)}', p, field='model')
+    try: GPTConfig(**c['model'])
+    except InputError as e: raise InputError(e.message, p, field=f'model.{e.field}' if e.field else 'model') from None
+    return c
+
+def _read_tensors(path) -> dict:
+    "All tensors of a safetensors file; a truncated or damaged file is one `InputError` naming it."
+    try: return load_file(str(path), device='cpu')
+    except (SafetensorError, OSError, ValueError, RuntimeError) as e:
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise InputError(f'cannot read the tensors (truncated or damaged file?): {first}', path) from None
+
+def _load_weights(model, sd:dict, where):
+    "`model.load_state_dict(sd)`, a missing, unexpected or wrongly shaped tensor refused with its name."
+    own = model.state_dict()
+    missing = [k for k in own if k not in sd and k != 'lm_head.weight']
+    unexpected = [k for k in sd if k not in own]
+    shapes = [f'{k}: file {tuple(sd[k].shape)}, config {tuple(own[k].shape)}' for k in own if k in sd and sd[k].shape != own[k].shape]
+    if missing or unexpected or shapes:
+        what = [f'missing {", ".join(missing[:3])}'] * bool(missing) + [f'unexpected {", ".join(unexpected[:3])}'] * bool(unexpected) + shapes[:2]
+        raise InputError('weights do not match config.json: ' + '; '.join(what), where)
+    model.load_state_dict(sd, strict=False)
 
 def load_model(path, device='cpu', **overrides) -> GPT:
     "A `GPT` from a checkpoint folder (safetensors only; never unpickles)."
@@ -222,20 +268,35 @@ def load_model(path, device='cpu', **overrides) -> GPT:
         raise InputError('no model.safetensors' + (f'; refusing pickled file(s) {", ".join(pick)} (pickles can run code)' if pick else ''), path)
     cfg = read_checkpoint_config(path)
     mc = GPTConfig(**{**cfg['model'], **overrides})
+    sd = _read_tensors(path/'model.safetensors')
     model = GPT(mc)
-    sd = load_file(str(path/'model.safetensors'), device='cpu')
-    missing, unexpected = model.load_state_dict(sd, strict=False)
-    if missing or unexpected: raise InputError(f'weights do not match the config: missing {missing[:3]}, unexpected {unexpected[:3]}', path/'model.safetensors')
+    _load_weights(model, sd, path/'model.safetensors')
     return model.to(device)
 
 # %% ../nbs/02c_checkpoint.ipynb #6c843069
+def check_train_state(st, where) -> dict:
+    "A `train_state.json` as resume needs it: a step >= 0, a loader position, a best val loss that is a number."
+    if not isinstance(st, dict): raise InputError(f'expected a JSON object, got {type(st).__name__}', where)
+    step = st.get('step')
+    if isinstance(step, bool) or not isinstance(step, int) or step < 0:
+        raise InputError(f'expected a step >= 0, got {step!r}', where, field='step')
+    if not isinstance(st.get('loader'), (dict, list)): raise InputError(f"expected the loader position, got {st.get('loader')!r}", where, field='loader')
+    best = st.get('best_val', float('inf'))
+    if isinstance(best, bool) or not isinstance(best, (int, float)): raise InputError(f'expected a number, got {best!r}', where, field='best_val')
+    return st
+
 def restore_training(path, model, opt, device='cpu') -> dict:
     "Load weights, optimizer state and RNG states of checkpoint `path` into `model` and `opt`; return its train state."
     path = Path(path)
-    st = json.loads((path/'train_state.json').read_text())
-    model.load_state_dict(load_file(str(path/'model.safetensors')))
-    ts = load_file(str(path/'train_state.safetensors'))
-    _load_opt(opt, {k: v.to(device) if k.startswith('opt.') and v.dim() > 0 else v for k, v in ts.items()})
+    st = check_train_state(read_json(path/'train_state.json', 'train state'), path/'train_state.json')
+    check_arch(GPTConfig(**read_checkpoint_config(path)['model']), model.config, path/'config.json')
+    _load_weights(model, _read_tensors(path/'model.safetensors'), path/'model.safetensors')
+    ts = _read_tensors(path/'train_state.safetensors')
+    if 'rng.torch' not in ts: raise InputError('no RNG state (rng.torch)', path/'train_state.safetensors')
+    try: _load_opt(opt, {k: v.to(device) if k.startswith('opt.') and v.dim() > 0 else v for k, v in ts.items()})
+    except (KeyError, ValueError, RuntimeError) as e:
+        raise InputError(f'optimizer state does not fit this model: {str(e).splitlines()[0] if str(e) else type(e).__name__}',
+                         path/'train_state.safetensors') from None
     torch.set_rng_state(ts['rng.torch'])
     if 'rng.cuda' in ts and str(device).startswith('cuda'): torch.cuda.set_rng_state(ts['rng.cuda'])
     return st

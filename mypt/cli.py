@@ -63,5 +63,8 @@ def main(argv:list[str]|None=None) -> int:
     return int(rc or 0)
 
 def entry():
-    "Console-script wrapper: exit with `main`'s status."
+    "Console-script wrapper: exit with `main`'s status; output that the terminal cannot encode is escaped, never fatal."
+    for stream in (sys.stdout, sys.stderr):
+        try: stream.reconfigure(errors='backslashreplace')
+        except (AttributeError, ValueError): pass
     sys.exit(main())

@@ -4,15 +4,17 @@
 
 # %% ../nbs/000_core.ipynb #b8d7df67
 from __future__ import annotations
-import ctypes, hashlib, json, os, shutil, tempfile
+import ctypes, fnmatch, hashlib, json, math, os, re, shutil, stat, tempfile
 from contextlib import contextmanager
 from dataclasses import fields
 from pathlib import Path
 import mypt
 
 # %% auto #0
-__all__ = ['InputError', 'atomic_file', 'write_json', 'atomic_dir', 'sha256_file', 'sample_dir', 'repo_path', 'check_fields',
-           'Arg', 'UsageError', 'command_parser', 'command']
+__all__ = ['MAX_JSON_DEPTH', 'MAX_INT_DIGITS', 'MAX_JSON_BYTES', 'InputError', 'remove_stale', 'atomic_file', 'write_json',
+           'atomic_dir', 'refuse_overlap', 'check_replaceable', 'plain_name', 'parse_json', 'regular_file', 'read_json',
+           'sha256_file', 'sample_dir', 'cache_dir', 'repo_path', 'check_fields', 'Arg', 'UsageError', 'command_parser',
+           'command']
 
 # %% ../nbs/000_core.ipynb #ee7be26d
 class InputError(Exception):
@@ -42,12 +44,41 @@ def _umask() -> int:
     except (OSError, ValueError): pass
     m = os.umask(0o022); os.umask(m); return m
 
+def _alive(pid:int) -> bool:
+    try: os.kill(pid, 0)
+    except ProcessLookupError: return False
+    except OSError: return True      # exists, owned by someone else
+    return True
+
+def remove_stale(path) -> list[Path]:
+    "Remove the temporaries that killed writers of `path` left beside it (only this tool's, only of dead processes)."
+    path = Path(path)
+    pat = re.compile(rf'\.{re.escape(path.name)}\.(\d+)\.[a-z0-9_]{{8}}\.(?:tmp|old)(?:\.[A-Za-z0-9]+)?')
+    gone = []
+    try: names = os.listdir(path.parent)
+    except OSError: return gone
+    for n in names:
+        m = pat.fullmatch(n)
+        if not m or int(m.group(1)) == os.getpid() or _alive(int(m.group(1))): continue
+        q = path.parent / n
+        try:
+            if q.is_dir() and not q.is_symlink(): shutil.rmtree(q)
+            else: q.unlink()
+            gone.append(q)
+        except OSError: pass
+    return gone
+
+def _real(path) -> Path:
+    "`path` with symbolic links resolved, so that a link's target is written and the link stays."
+    return Path(os.path.realpath(path))
+
 @contextmanager
 def atomic_file(path, suffix:str=''):
     "Yield a temporary path; on success rename it to `path`, on error remove it."
-    path = Path(path)
+    path = _real(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f'.{path.name}.', suffix='.tmp'+suffix, dir=path.parent)
+    remove_stale(path)
+    fd, tmp = tempfile.mkstemp(prefix=f'.{path.name}.{os.getpid()}.', suffix='.tmp'+suffix, dir=path.parent)
     os.close(fd)
     os.chmod(tmp, 0o666 & ~_umask())   # mkstemp makes 0600; give what a plain open() would
     try:
@@ -74,28 +105,142 @@ def _exchange(a, b) -> bool:
     AT_FDCWD, RENAME_EXCHANGE = -100, 2
     return f(AT_FDCWD, os.fsencode(str(a)), AT_FDCWD, os.fsencode(str(b)), RENAME_EXCHANGE) == 0
 
+def _finish(tmp:Path):
+    "fsync every file of a new folder and give it umask permissions."
+    fmode, dmode = 0o666 & ~_umask(), 0o777 & ~_umask()
+    for root, dirs, files in os.walk(tmp):
+        for dn in dirs: os.chmod(os.path.join(root, dn), dmode)
+        for fn in files:
+            f = os.path.join(root, fn)
+            os.chmod(f, fmode)
+            with open(f, 'rb+') as fh: os.fsync(fh.fileno())
+
 @contextmanager
 def atomic_dir(path):
     "Yield a temporary folder; on success it replaces `path` in one step, on error it is removed."
-    path = Path(path)
+    path = _real(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f'.{path.name}.', suffix='.tmp', dir=path.parent))
+    remove_stale(path)
+    tmp = Path(tempfile.mkdtemp(prefix=f'.{path.name}.{os.getpid()}.', suffix='.tmp', dir=path.parent))
     os.chmod(tmp, 0o777 & ~_umask())   # mkdtemp makes 0700; give what a plain mkdir would
     try:
         yield tmp
-        for root,_,files in os.walk(tmp):
-            for fn in files:
-                with open(os.path.join(root, fn), 'rb+') as f: os.fsync(f.fileno())
+        _finish(tmp)
         if path.exists() and _exchange(tmp, path): shutil.rmtree(tmp)   # tmp now holds the old one
         else:
             if path.exists():
-                old = Path(tempfile.mkdtemp(prefix=f'.{path.name}.', suffix='.old', dir=path.parent))
+                old = Path(tempfile.mkdtemp(prefix=f'.{path.name}.{os.getpid()}.', suffix='.old', dir=path.parent))
                 os.replace(path, old / 'd'); os.replace(tmp, path); shutil.rmtree(old)
             else: os.replace(tmp, path)
         _fsync_dir(path.parent)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+
+
+# %% ../nbs/000_core.ipynb #5351cc17
+def _inside(a:Path, b:Path) -> bool:
+    "Is `a` equal to `b` or inside it (both resolved)?"
+    return a == b or b in a.parents
+
+def refuse_overlap(output, inputs, flag:str='--output_dir', contains:bool=True):
+    "Refuse an `output` that is, contains, or lies inside one of `inputs` ({flag: path} or pairs; None paths skipped).\n\n    `contains=False` for a folder that files are written into (it is never replaced whole)."
+    o = _real(output)
+    for name, p in (inputs.items() if isinstance(inputs, dict) else inputs):
+        if p is None: continue
+        i = _real(p)
+        if _inside(o, i) or (contains and _inside(i, o)):
+            how = 'is' if o == i else ('lies inside' if _inside(o, i) else 'contains')
+            raise InputError(f'{flag} {output} {how} the input {name} {p}; writing it would destroy that input '
+                             '(choose another output)', output)
+
+def check_replaceable(path, kind:str, marker:str, names) -> Path:
+    "Refuse to replace an existing `path` unless it is a `kind` (holds `marker`) and nothing but `names` (globs)."
+    p = Path(path)
+    if not p.exists(): return p
+    if not p.is_dir(): raise InputError(f'exists and is not a {kind} (it is a file); refusing to replace it', p)
+    found = sorted(x.name for x in p.iterdir())
+    if not found: return p
+    if marker not in found:
+        raise InputError(f'exists and is not a {kind} (no {marker}; it holds {", ".join(found[:4])}'
+                         f'{", …" if len(found) > 4 else ""}); refusing to replace it (choose another folder)', p)
+    other = [n for n in found if not any(fnmatch.fnmatchcase(n, g) for g in names)]
+    if other:
+        raise InputError(f'holds files that are not part of a {kind}: {", ".join(other[:4])}{", …" if len(other) > 4 else ""}; '
+                         'refusing to replace it (move them away or choose another folder)', p)
+    return p
+
+def plain_name(name:str, field:str) -> str:
+    "A name that becomes one folder: no separators, not `.` or `..`, not empty."
+    if not name or name in ('.', '..') or '/' in name or (os.sep != '/' and os.sep in name) or '\0' in name:
+        raise InputError(f'expected a plain name (one folder, no "/", not "." or ".."), got {name!r}', field=field)
+    return name
+
+# %% ../nbs/000_core.ipynb #679329a8
+MAX_JSON_DEPTH, MAX_INT_DIGITS, MAX_JSON_BYTES = 64, 40, 64 << 20
+_LONE_SURROGATE = re.compile('[\ud800-\udfff]')
+
+class _Refused(ValueError):
+    def __init__(self, message:str, field:str|None=None): self.message, self.field = message, field
+
+def _pairs(pairs):
+    seen = {}
+    for k, v in pairs:
+        if k in seen: raise _Refused(f'duplicate key {k!r} in one object', k)
+        seen[k] = v
+    return seen
+
+def _int(s:str):
+    if len(s.lstrip('-')) > MAX_INT_DIGITS: raise _Refused(f'integer of {len(s.lstrip("-"))} digits (at most {MAX_INT_DIGITS})')
+    return int(s)
+
+def _constant(s:str): raise _Refused(f'{s} is not valid JSON (numbers must be finite)')
+
+def _walk(v, field:str, depth:int):
+    "Refuse nesting deeper than MAX_JSON_DEPTH and lone surrogates in strings and keys."
+    if depth > MAX_JSON_DEPTH: raise _Refused(f'nested more than {MAX_JSON_DEPTH} levels deep', field or None)
+    if isinstance(v, str):
+        if _LONE_SURROGATE.search(v): raise _Refused('invalid unicode (lone surrogate)', field or None)
+    elif isinstance(v, dict):
+        for k, x in v.items():
+            f = f'{field}.{k}' if field else str(k)
+            if _LONE_SURROGATE.search(k): raise _Refused('invalid unicode in a key (lone surrogate)', _LONE_SURROGATE.sub('?', f))
+            _walk(x, f, depth + 1)
+    elif isinstance(v, list):
+        for i, x in enumerate(v): _walk(x, f'{field}[{i}]', depth + 1)
+
+def parse_json(data:str|bytes, path=None, line:int|None=None):
+    "One JSON value, strictly (see above); any refusal is an `InputError` naming `path`, `line` and the field."
+    if isinstance(data, bytes):
+        if data.startswith(b'\xef\xbb\xbf'): data = data[3:]
+        try: data = data.decode('utf-8')
+        except UnicodeDecodeError as e: raise InputError(f'invalid UTF-8 at byte {e.start}', path, line) from None
+    try:
+        v = json.loads(data, object_pairs_hook=_pairs, parse_int=_int, parse_constant=_constant)
+        _walk(v, '', 0)
+        return v
+    except json.JSONDecodeError as e:
+        where = f'column {e.colno}' if line is not None else f'line {e.lineno} column {e.colno}'
+        raise InputError(f'invalid JSON: {e.msg.removesuffix(" at")} at {where}', path, line) from None
+    except RecursionError: raise InputError(f'invalid JSON: nested more than {MAX_JSON_DEPTH} levels deep', path, line) from None
+    except _Refused as e: raise InputError(e.message, path, line, e.field) from None
+
+def regular_file(path, what:str='file') -> Path:
+    "`path` as a `Path`, refused unless it is an existing regular file (not a folder, pipe or device)."
+    p = Path(path)
+    try: st = os.stat(p)
+    except FileNotFoundError: raise InputError('no such file', p) from None
+    if stat.S_ISDIR(st.st_mode): raise InputError(f'is a directory, expected a {what}', p)
+    if not stat.S_ISREG(st.st_mode):
+        kind = 'a named pipe' if stat.S_ISFIFO(st.st_mode) else 'a device' if stat.S_ISCHR(st.st_mode) or stat.S_ISBLK(st.st_mode) else 'not a regular file'
+        raise InputError(f'is {kind}, expected a regular {what} (save the data to a file first)', p)
+    return p
+
+def read_json(path, what:str='JSON file'):
+    "The JSON value of a regular file of at most MAX_JSON_BYTES, read with `parse_json`."
+    p = regular_file(path, what)
+    if p.stat().st_size > MAX_JSON_BYTES: raise InputError(f'{p.stat().st_size:,} bytes, more than a {what} may hold ({MAX_JSON_BYTES:,})', p)
+    return parse_json(p.read_bytes(), p)
 
 # %% ../nbs/000_core.ipynb #313ee9ea
 def sha256_file(path, chunk:int=1<<20) -> str:
@@ -110,6 +255,11 @@ def sample_dir() -> Path:
     if os.environ.get('MYPT_SAMPLE_DIR'): return Path(os.environ['MYPT_SAMPLE_DIR'])
     return repo_path('data', 'sample')
 
+def cache_dir() -> Path:
+    "mypt's cache folder: `$MYPT_CACHE_DIR`, else `$XDG_CACHE_HOME/mypt`, else `~/.cache/mypt`."
+    if os.environ.get('MYPT_CACHE_DIR'): return Path(os.environ['MYPT_CACHE_DIR'])
+    return Path(os.environ.get('XDG_CACHE_HOME') or Path.home()/'.cache')/'mypt'
+
 def repo_path(*parts) -> Path:
     "A path inside the mypt source tree (notebooks, configs, bundled data)."
     return Path(mypt.__file__).resolve().parent.parent.joinpath(*parts)
@@ -117,7 +267,7 @@ def repo_path(*parts) -> Path:
 # %% ../nbs/000_core.ipynb #bbe950dc
 _FITS = {'bool': lambda v: isinstance(v, bool),
          'int': lambda v: isinstance(v, int) and not isinstance(v, bool),
-         'float': lambda v: isinstance(v, (int, float)) and not isinstance(v, bool),
+         'float': lambda v: isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v),
          'str': lambda v: isinstance(v, str)}
 _WORDS = {'bool': 'true or false', 'int': 'int', 'float': 'a number', 'str': 'a string'}
 
@@ -127,6 +277,8 @@ def check_fields(cfg, rules:dict|None=None):
         v, typ = getattr(cfg, f.name), str(f.type)
         optional = typ.endswith(' | None')
         base = typ.removesuffix(' | None')
+        if base == 'float' and isinstance(v, float) and not math.isfinite(v):
+            raise InputError(f'expected a finite number, got {v!r}', field=f.name)
         if base in _FITS and not ((optional and v is None) or _FITS[base](v)):
             raise InputError(f"expected {_WORDS[base]}{' or null' if optional else ''}, got {type(v).__name__} {v!r}", field=f.name)
     for name, (ok, rule) in (rules or {}).items():

@@ -4,17 +4,20 @@
 
 # %% ../nbs/01c_dataset.ipynb #c9f159a4
 from __future__ import annotations
-import json, re
+import hashlib, json, os, re
+try: import resource
+except ImportError: pass   # Windows: no descriptor limit to read
+from collections import OrderedDict
 from functools import cached_property
 from pathlib import Path
 import numpy as np
-from .core import InputError
+from .core import InputError, cache_dir, read_json, write_json
 from .tokens import Tokenizer, FIRST_UNUSED_ID, load_state
 
 # %% auto #0
 __all__ = ['SFT_SCHEMA', 'STREAM_SCHEMA', 'TOKENS_DTYPE', 'MASK_DTYPE', 'INDEX_DTYPE', 'WEIGHT_DTYPE', 'TOKENS_FILE', 'MASK_FILE',
-           'INDEX_FILE', 'META_FILE', 'TOKENIZER_FILE', 'MASK_WEIGHTED_FILE', 'SPLITS', 'LAYOUT', 'Shard', 'Split',
-           'Dataset', 'open_dataset', 'decode_episode']
+           'INDEX_FILE', 'META_FILE', 'TOKENIZER_FILE', 'MASK_WEIGHTED_FILE', 'SPLITS', 'DATASET_NAMES', 'LAYOUT',
+           'MAX_OPEN_MAPS', 'META_TYPES', 'Shard', 'Split', 'check_meta', 'Dataset', 'open_dataset', 'decode_episode']
 
 # %% ../nbs/01c_dataset.ipynb #c658838a
 SFT_SCHEMA = 'episode_indexed_sft_v1'
@@ -27,6 +30,7 @@ TOKENS_FILE, MASK_FILE, INDEX_FILE = 'tokens.bin', 'mask.bin', 'episodes.idx'
 META_FILE, TOKENIZER_FILE = 'dataset_metadata.json', 'tokenizer_state.json'
 MASK_WEIGHTED_FILE = 'mask_weighted.bin'   # upstream MyPT's weighted mask (WeFT), read instead of mask.bin when present
 SPLITS = ('train', 'val')
+DATASET_NAMES = (META_FILE, TOKENIZER_FILE, *SPLITS)   # everything a dataset folder holds
 LAYOUT = {TOKENS_FILE: 'uint32 little-endian token ids', MASK_FILE: 'uint8 loss mask, 0 or 1, one per token',
           INDEX_FILE: 'uint64 little-endian (start, length) pairs, start counted in tokens',
           MASK_WEIGHTED_FILE: 'optional float32 little-endian loss weight per token (0 where mask.bin is 0)'}
@@ -37,29 +41,50 @@ def _memmap(path, dtype, count=None):
     if size == 0: return np.zeros(0, dtype)
     return np.memmap(path, dtype=dtype, mode='r', shape=(size // dtype.itemsize,))
 
+MAX_OPEN_MAPS = 384   # memory maps held open at once (each holds a file descriptor); older ones are reopened on use
+_OPEN: OrderedDict = OrderedDict()
+
+def _max_open() -> int:
+    "MAX_OPEN_MAPS, or a quarter of the process's descriptor limit when that is lower."
+    try: soft = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+    except (NameError, OSError, ValueError): soft = -1
+    return MAX_OPEN_MAPS if soft < 0 else max(8, min(MAX_OPEN_MAPS, soft // 4))
+
+def _mapped(path:Path, dtype):
+    "A read-only memory map of `path`, from a small LRU so that thousands of shards fit under a 1024-descriptor limit."
+    key = (str(path), dtype.str)
+    m = _OPEN.get(key)
+    if m is None:
+        m = _OPEN[key] = _memmap(path, dtype)
+        while len(_OPEN) > _max_open(): _OPEN.popitem(last=False)
+    else: _OPEN.move_to_end(key)
+    return m
+
 class Shard:
-    "One folder of `tokens.bin` (+ `mask.bin`, `episodes.idx`), mapped into memory."
+    "One folder of `tokens.bin` (+ `mask.bin`, `episodes.idx`): the index in memory, tokens and masks mapped on use."
+    tokens = property(lambda self: _mapped(self.folder/TOKENS_FILE, TOKENS_DTYPE))
+    mask = property(lambda self: _mapped(self.folder/MASK_FILE, MASK_DTYPE) if self.with_mask else None)
+    weights = property(lambda self: _mapped(self.folder/MASK_WEIGHTED_FILE, WEIGHT_DTYPE) if self.weighted else None)
+
     def __init__(self, folder, name:str, with_mask:bool=True):
-        self.folder, self.name = Path(folder), name
+        self.folder, self.name, self.with_mask, self.weighted, self.index = Path(folder), name, with_mask, False, None
         paths = {f: self.folder/f for f in ((TOKENS_FILE, MASK_FILE, INDEX_FILE) if with_mask else (TOKENS_FILE,))}
         for f, p in paths.items():
             if not p.is_file(): raise InputError(f'missing (a {name} needs {", ".join(paths)})', p)
         tb = paths[TOKENS_FILE].stat().st_size
         if tb % 4: raise InputError(f'truncated: {tb} bytes is not a whole number of uint32 tokens', paths[TOKENS_FILE])
-        self.tokens = _memmap(paths[TOKENS_FILE], TOKENS_DTYPE)
-        self.mask = self.index = self.weights = None
+        self.num_tokens = tb // 4
         if not with_mask: return
         nt, nm = tb // 4, paths[MASK_FILE].stat().st_size
         if nt < nm: raise InputError(f'truncated: {nt} tokens but {MASK_FILE} has {nm}', paths[TOKENS_FILE])
         if nm < nt: raise InputError(f'truncated: {nm} mask values but {TOKENS_FILE} has {nt}', paths[MASK_FILE])
         ib = paths[INDEX_FILE].stat().st_size
         if ib % 16: raise InputError(f'truncated: {ib} bytes is not a whole number of (start, length) uint64 pairs', paths[INDEX_FILE])
-        self.mask = _memmap(paths[MASK_FILE], MASK_DTYPE)
-        self.index = _memmap(paths[INDEX_FILE], INDEX_DTYPE).reshape(-1, 2)
-        self.weights, wp = None, self.folder/MASK_WEIGHTED_FILE
+        self.index = np.fromfile(paths[INDEX_FILE], INDEX_DTYPE).reshape(-1, 2)
+        wp = self.folder/MASK_WEIGHTED_FILE
         if wp.is_file():
             if wp.stat().st_size != 4 * nt: raise InputError(f'holds {wp.stat().st_size // 4} weights but {TOKENS_FILE} has {nt} tokens', wp)
-            self.weights = _memmap(wp, WEIGHT_DTYPE)
+            self.weighted = True
         self._check_index(paths[INDEX_FILE], nt)
 
     def _check_index(self, path, nt:int):
@@ -75,7 +100,7 @@ class Shard:
                 lambda j: f'episode {j+1}: start {starts[j+1]} overlaps or precedes episode {j} (start {starts[j]}, length {lens[j]})')
 
     def __len__(self): return 0 if self.index is None else len(self.index)
-    def __repr__(self): return f'Shard({self.name}: {len(self)} episodes, {len(self.tokens)} tokens)'
+    def __repr__(self): return f'Shard({self.name}: {len(self)} episodes, {self.num_tokens} tokens)'
 
 # %% ../nbs/01c_dataset.ipynb #90b66c88
 class Split:
@@ -84,7 +109,7 @@ class Split:
         self.name, self.shards, self.kind = name, shards, kind
         counts = np.array([len(s) for s in shards], dtype=np.int64)
         self._first = np.concatenate([[0], np.cumsum(counts)])   # global index of each shard's first episode
-        self.num_tokens = int(sum(len(s.tokens) for s in shards))
+        self.num_tokens = int(sum(s.num_tokens for s in shards))
 
     @cached_property
     def lengths(self) -> np.ndarray:
@@ -111,7 +136,7 @@ class Split:
         return sh.tokens[at], sh.mask[at]
 
     @property
-    def has_weights(self) -> bool: return all(s.weights is not None for s in self.shards)
+    def has_weights(self) -> bool: return all(s.weighted for s in self.shards)
 
     def weights(self, i:int):
         "View of episode `i`'s float32 loss weights (`mask_weighted.bin`)."
@@ -137,6 +162,23 @@ class Split:
         return f'Split({self.name}: {what}, {len(self.shards)} shard(s))'
 
 # %% ../nbs/01c_dataset.ipynb #7714e123
+META_TYPES = {'schema': str, 'block_size': int, 'shards': dict, 'tokenizer_hash': str, 'val_split': float, 'seed': int}
+
+def check_meta(meta, mp):
+    "The types of the metadata fields mypt uses (a hand-edited `\"block_size\": \"1024\"` is refused here, not deep inside)."
+    if not isinstance(meta, dict): raise InputError(f'expected a JSON object, got {type(meta).__name__}', mp)
+    def bad(k, want): raise InputError(f'expected {want}, got {type(meta[k]).__name__} {meta[k]!r}', mp, field=k)
+    for k, t in META_TYPES.items():
+        if k not in meta or meta[k] is None: continue
+        v = meta[k]
+        if isinstance(v, bool) or not (isinstance(v, t) or (t is float and isinstance(v, int))): bad(k, t.__name__)
+    for k, v in meta.items():
+        if k.startswith('num_') and (isinstance(v, bool) or not isinstance(v, int) or v < 0): bad(k, 'a count (an integer >= 0)')
+    for s in SPLITS:
+        v = (meta.get('shards') or {}).get(s)
+        if v is not None and not isinstance(v, list): raise InputError(f'expected a list, got {type(v).__name__}', mp, field=f'shards.{s}')
+    if isinstance(meta.get('block_size'), int) and meta['block_size'] < 1: raise InputError('must be positive', mp, field='block_size')
+
 class Dataset:
     "A prepared dataset: metadata plus memory-mapped splits, checked on open."
     def __init__(self, path):
@@ -144,9 +186,8 @@ class Dataset:
         if not self.path.is_dir(): raise InputError('no such dataset folder', self.path)
         mp = self.path/META_FILE
         if not mp.is_file(): raise InputError(f'not a prepared dataset: {META_FILE} is missing', self.path)
-        try: self.meta = json.loads(mp.read_text(encoding='utf-8'))
-        except (json.JSONDecodeError, UnicodeDecodeError) as e: raise InputError(f'not valid JSON ({e})', mp)
-        if not isinstance(self.meta, dict): raise InputError('expected a JSON object', mp)
+        self.meta = read_json(mp, 'dataset metadata file')
+        check_meta(self.meta, mp)
         self.kind = self.meta.get('schema')
         if self.kind not in (SFT_SCHEMA, STREAM_SCHEMA):
             raise InputError(f'unknown schema {self.kind!r}; expected {SFT_SCHEMA!r} or {STREAM_SCHEMA!r}', mp, field='schema')
@@ -207,6 +248,25 @@ class Dataset:
         tok = self.tokenizer()
         if self.meta.get('tokenizer_hash') not in (None, tok.hash):
             raise InputError(f"tokenizer_hash {self.meta['tokenizer_hash']!r} differs from {TOKENIZER_FILE} ({tok.hash!r})", self.path/META_FILE)
+        return self
+
+    def signature(self) -> str:
+        "sha256 over (name, size, mtime, inode) of every file: changes whenever a file is rewritten."
+        h = hashlib.sha256()
+        for p in sorted(self.path.rglob('*')):
+            if p.is_file(): st = p.stat(); h.update(f'{p.relative_to(self.path)}\0{st.st_size}\0{st.st_mtime_ns}\0{st.st_ino}\n'.encode())
+        return h.hexdigest()
+
+    def verified(self) -> 'Dataset':
+        "`validate(full=True)` once per dataset state: a dataset whose signature passed before is not read again."
+        cache, key, sig = cache_dir()/'verified_datasets.json', str(self.path.resolve()), self.signature()
+        try: known = read_json(cache) if cache.is_file() else {}
+        except InputError: known = {}
+        if not isinstance(known, dict): known = {}
+        if known.get(key) == sig: return self
+        self.validate(full=True)
+        try: write_json(cache, {**{k: v for k, v in known.items() if Path(k).exists()}, key: sig})
+        except OSError: pass   # a read-only home: verify again next time
         return self
 
     def __repr__(self):

@@ -8,7 +8,7 @@ import copy, hashlib, json, math, re, unicodedata
 from collections import Counter, defaultdict
 from pathlib import Path
 from typing import Annotated
-from .core import InputError, Arg, command, write_json
+from .core import InputError, Arg, command, refuse_overlap, write_json
 from .episodes import (code_spans, episode_pieces, message_text, episode_language, check_episode, episode_group, episode_id, episode_segments,
                            iter_episodes, write_episodes)
 from .tokens import Tokenizer
@@ -624,6 +624,7 @@ def diversity_main(input:str,                  # gold episodes (JSONL)
                    ) -> int:
     "`mypt diversity`: print the diversity and quality report of a gold JSONL file."
     if json and Path(json).is_dir(): raise InputError('is a directory, expected a file name for the JSON report', json)
+    if json: refuse_overlap(json, {'--input': input}, '--json')
     errors = []
     rep = analyze(input, near_dup_threshold=near_dup_threshold, skip_invalid=skip_invalid, errors=errors)
     print(format_report(rep))
@@ -639,6 +640,7 @@ def diversify_main(input:str,     # gold episodes (JSONL)
                    ) -> int:
     "`mypt diversify`: rewrite user messages from a rewrite file, deterministically."
     if Path(output).is_dir(): raise InputError('is a directory, expected a JSONL file name', output)
+    refuse_overlap(output, {'--input': input, '--rewrites': rewrites}, '--output')
     rw = load_rewrites(rewrites)
     recs = episode_records(input)
     new, changes = diversify(recs, rw, seed=seed)

@@ -7,17 +7,17 @@ from __future__ import annotations
 import html, json, re
 from pathlib import Path
 from typing import Iterator
-from .core import InputError, atomic_file
+from .core import InputError, atomic_file, parse_json, regular_file
 from .tokens import Tokenizer, SPECIAL_TOKENS
 
 # %% auto #0
-__all__ = ['ROLES', 'TOOL_ROLES', 'FOLLOWS', 'FENCE_RE', 'INLINE_RE', 'SEGMENT_TAGS', 'EOT', 'MASK_POLICIES', 'TAG_WEIGHTS',
-           'STOP_WORDS', 'KIND_COLORS', 'check_episode', 'check_input_file', 'iter_jsonl', 'iter_episodes',
-           'read_episodes', 'write_episodes', 'code_spans', 'fenced_blocks', 'inline_code', 'toolcall_json',
-           'toolresult_text', 'message_text', 'message_pieces', 'episode_pieces', 'encode_pieces', 'text_pieces',
-           'encode_episode', 'token_kinds', 'render_prompt', 'episode_text', 'episode_segments', 'episode_id',
-           'episode_group', 'episode_language', 'text_language', 'check_unique_id', 'length_report', 'mask_key',
-           'mask_html', 'MaskView', 'episode_stats', 'explore']
+__all__ = ['ROLES', 'TOOL_ROLES', 'FOLLOWS', 'MAX_LINE_BYTES', 'FENCE_RE', 'INLINE_RE', 'SEGMENT_TAGS', 'EOT', 'MASK_POLICIES',
+           'TAG_WEIGHTS', 'STOP_WORDS', 'KIND_COLORS', 'check_episode', 'check_input_file', 'iter_jsonl',
+           'iter_episodes', 'read_episodes', 'write_episodes', 'code_spans', 'fenced_blocks', 'inline_code',
+           'toolcall_json', 'toolresult_text', 'message_text', 'message_pieces', 'episode_pieces', 'encode_pieces',
+           'text_pieces', 'encode_episode', 'token_kinds', 'render_prompt', 'episode_text', 'episode_segments',
+           'episode_id', 'episode_group', 'episode_language', 'text_language', 'check_unique_id', 'length_report',
+           'mask_key', 'mask_html', 'MaskView', 'episode_stats', 'explore']
 
 # %% ../nbs/01_episodes.ipynb #80cd7dee
 ROLES = ('user', 'assistant')
@@ -88,26 +88,33 @@ def check_episode(obj, path=None, line:int|None=None) -> dict:
 
 # %% ../nbs/01_episodes.ipynb #f9fcf43d
 def check_input_file(path) -> Path:
-    "`path` as a `Path`, refused unless it is an existing file."
-    p = Path(path)
-    if not p.exists(): raise InputError('no such file', p)
-    if p.is_dir(): raise InputError('is a directory, expected a JSONL file', p)
-    return p
+    "`path` as a `Path`, refused unless it is an existing regular file (a pipe cannot be read twice)."
+    return regular_file(path, 'JSONL file')
+
+MAX_LINE_BYTES = 16 << 20   # one episode; a longer line is refused before it is parsed or tokenized
+
+def _lines(f):
+    "`(number, bytes)` of each line, a line longer than MAX_LINE_BYTES as `(number, None)` (its bytes skipped)."
+    n = 0
+    while raw := f.readline(MAX_LINE_BYTES + 1):
+        n += 1
+        if len(raw) > MAX_LINE_BYTES and not raw.endswith(b'\n'):
+            while (rest := f.readline(1 << 20)) and not rest.endswith(b'\n'): pass
+            raw = None
+        yield n, raw
 
 def iter_jsonl(path, skip_invalid:bool=False, errors:list|None=None) -> Iterator[tuple[int, object]]:
-    "Yield `(line_number, value)` for each non-blank line of a UTF-8 JSONL file."
+    "Yield `(line_number, value)` for each non-blank line of a UTF-8 JSONL file (each parsed with `parse_json`)."
     p = check_input_file(path)
     with open(p, 'rb') as f:
-        for n, raw in enumerate(f, 1):
+        for n, raw in _lines(f):
             try:
-                if n == 1 and raw.startswith(b'\xef\xbb\xbf'): raw = raw[3:]
-                try: text = raw.decode('utf-8')
-                except UnicodeDecodeError as e: raise InputError(f'invalid UTF-8 at byte {e.start}', p, n)
-                if not text.strip(): continue
-                try: val = json.loads(text.rstrip('\r\n'))
-                except json.JSONDecodeError as e:
-                    hint = ' (truncated line?)' if not raw.endswith(b'\n') else ''
-                    raise InputError(f'invalid JSON: {e.msg.removesuffix(" at")} at column {e.colno}{hint}', p, n)
+                if raw is None: raise InputError(f'line longer than {MAX_LINE_BYTES:,} bytes (one episode cannot be this long)', p, n)
+                if not raw.strip(): continue
+                try: val = parse_json(raw.rstrip(b'\r\n'), p, n)
+                except InputError as e:
+                    if e.message.startswith('invalid JSON') and not raw.endswith(b'\n'): e = InputError(e.message + ' (truncated line?)', p, n, e.field)
+                    raise e from None
                 yield n, val
             except InputError as e:
                 if not skip_invalid: raise

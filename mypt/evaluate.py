@@ -8,10 +8,10 @@ import html, json, math, sys
 from itertools import takewhile
 from pathlib import Path
 import numpy as np, torch
-from .core import InputError, atomic_file, command, write_json
+from .core import InputError, atomic_file, command, parse_json, refuse_overlap, regular_file, write_json
 from .tokens import SPECIAL_TOKENS, Tokenizer
 from .episodes import render_prompt, read_episodes, text_language
-from .generate import generate_batch, reply_text, load_tokenizer, STOP_IDS, CLOSE_ID
+from .generate import generate_batch, reply_text, load_tokenizer, STOP_IDS, CLOSE_ID, check_sampling
 from .data import GPTEpisodeDataLoader
 from .model import GPT, GPTConfig, pick_device
 from .checkpoint import read_checkpoint_config, save_checkpoint, load_model
@@ -41,7 +41,7 @@ def step0_checkpoint(ckpt_dir, out) -> Path:
 def _split_of(data, split:str):
     "A split object from a dataset folder (or `data` itself when it is already a split)."
     if hasattr(data, 'episode') and hasattr(data, 'lengths'): return data
-    ds = open_dataset(Path(data))
+    ds = open_dataset(Path(data)).verified()
     if getattr(ds, 'kind', 'episode_indexed_sft_v1') != 'episode_indexed_sft_v1':
         raise InputError(f'expected an episode-indexed SFT dataset, got {ds.kind!r}', Path(data))
     return ds.split(split)
@@ -88,8 +88,7 @@ def read_metrics(path) -> list[dict]:
     recs = []
     for n, line in enumerate(p.read_text(encoding='utf-8').splitlines(), 1):
         if not line.strip(): continue
-        try: r = json.loads(line)
-        except json.JSONDecodeError as e: raise InputError(f'invalid JSON: {e.msg}', p, n)
+        r = parse_json(line, p, n)
         if not isinstance(r, dict): raise InputError('expected a JSON object', p, n)
         if r.get('kind') == 'eval' and not all(isinstance(r.get(k), (int, float)) for k in ('step', 'train_loss', 'val_loss')):
             raise InputError('an eval record needs numbers step, train_loss, val_loss', p, n)
@@ -314,8 +313,8 @@ def _generation_items(df, s, with_base:bool) -> list[dict]:
     return items
 
 def checklist(ckpt_dir, dataset_dir=None, base_ckpt=None, prompts=None, max_new_tokens:int=128, seed:int|None=0,
-              system:str|None=DEFAULT_SYSTEM, device:str|None=None, temperature:float=0.7) -> dict:
-    "The guide's post-training checklist for a checkpoint: items {name, passed, value, expected}, and the comparison rows."
+              system:str|None=DEFAULT_SYSTEM, device:str|None=None, temperature:float=0.7, strict:bool=False) -> dict:
+    "The guide's post-training checklist for a checkpoint: items {name, passed, value, expected}, and the comparison rows.\n\n    A checkpoint that does not load is a failed item, or (`strict`, as in `mypt evaluate`) an `InputError`."
     ck = Path(ckpt_dir)
     if not ck.is_dir(): raise InputError('checkpoint folder not found', ck)
     if base_ckpt is not None and not Path(base_ckpt).is_dir(): raise InputError('base checkpoint folder not found', Path(base_ckpt))
@@ -323,7 +322,9 @@ def checklist(ckpt_dir, dataset_dir=None, base_ckpt=None, prompts=None, max_new_
     items = _loss_items(ck)
     missing = [f for f in CHECKPOINT_FILES if not (ck/f).is_file()]
     try: model, err = load_model(ck, device), None
-    except (InputError, OSError, KeyError, ValueError, RuntimeError) as e: model, err = None, str(e)
+    except InputError as e:
+        if strict: raise
+        model, err = None, str(e)
     saved = _item('checkpoint_saved', 'Checkpoint saved', not missing and model is not None, {'missing': missing},
                   'files ' + ', '.join(CHECKPOINT_FILES) + ' present and loadable',
                   f'missing {", ".join(missing)}' if missing else (f'does not load: {err}' if err else f'{ck} loads'))
@@ -392,11 +393,13 @@ def write_report(report:dict, out_dir) -> list[Path]:
 # %% ../nbs/04_eval.ipynb #94c49911
 def read_prompts(path) -> list:
     "Prompts from a file: a `.jsonl` of episodes, or one user message per line."
-    p = Path(path)
-    if not p.is_file(): raise InputError('prompts file not found', p)
+    p = regular_file(path, 'prompts file')
     if p.suffix == '.jsonl':
         out = read_episodes(p)
-    else: out = [l.strip() for l in p.read_text(encoding='utf-8').splitlines() if l.strip()]
+    else:
+        try: text = p.read_bytes().decode('utf-8-sig')
+        except UnicodeDecodeError as e: raise InputError(f'invalid UTF-8 at byte {e.start}', p) from None
+        out = [l.strip() for l in text.splitlines() if l.strip()]
     if not out: raise InputError('no prompts in file', p)
     return out
 
@@ -418,9 +421,12 @@ def evaluate_main(model:str,             # checkpoint folder to evaluate
     if dataset_dir is not None and not (Path(dataset_dir)/'dataset_metadata.json').is_file():
         raise InputError('not a prepared dataset (dataset_metadata.json missing)', Path(dataset_dir))
     if max_new_tokens <= 0: raise InputError(f'must be positive, got {max_new_tokens}', field='--max_new_tokens')
+    check_sampling(temperature, seed=seed)
     prompt_list = read_prompts(prompts) if prompts else None
     out = Path(out_dir) if out_dir else Path('eval')/ck.resolve().name
-    report = checklist(ck, dataset_dir, base_model, prompt_list, max_new_tokens, seed, system or None, device, temperature)
+    refuse_overlap(out, {'--model': ck, '--dataset_dir': dataset_dir, '--base_model': base_model, '--prompts': prompts}, '--out_dir', contains=False)
+    report = checklist(ck, dataset_dir, base_model, prompt_list, max_new_tokens, seed, system or None, device, temperature,
+                       strict=True)
     write_report(report, out)
     mark = {True: 'PASS', False: 'FAIL', None: 'skip'}
     for i in report['items']: print(f"[{mark[i['passed']]}] {i['title']}: {i['detail']}")

@@ -4,7 +4,7 @@
 
 # %% ../nbs/03a_generate.ipynb #f7774b02
 from __future__ import annotations
-import json, re, sys, time
+import json, math, re, sys, time
 from typing import Annotated
 from pathlib import Path
 import torch
@@ -18,7 +18,7 @@ from .checkpoint import load_model
 # %% auto #0
 __all__ = ['CLOSE_ID', 'STOP_IDS', 'TOOLCALL_OPEN', 'TOOLCALL_CLOSE', 'TOOL_STOP_IDS', 'sample_next', 'generate_batch',
            'generate', 'reply_text', 'chat', 'parse_reply', 'call_tool', 'run_agent', 'load_tokenizer',
-           'text_prompt_ids', 'generate_main']
+           'text_prompt_ids', 'check_sampling', 'generate_main']
 
 # %% ../nbs/03a_generate.ipynb #31ebef23
 CLOSE_ID = SPECIAL_TOKENS['</myPT_assistant>']
@@ -291,6 +291,18 @@ def text_prompt_ids(text: str, tok: Tokenizer) -> list[int]:
     return tok.encode_trusted(re.sub(rf'({_TAG})\s+(?={_TAG}|$)', r'\1', text.lstrip()))
 
 
+def check_sampling(temperature: float, top_k: int | None = None, top_p: float | None = None, seed: int | None = None):
+    "Refuse sampling settings that cannot work: temperature not finite or < 0, top_k < 1, top_p not in (0, 1]."
+    if not (math.isfinite(temperature) and temperature >= 0):
+        raise InputError(f'expected a finite number >= 0, got {temperature}', field='--temperature')
+    if top_k is not None and top_k < 1:
+        raise InputError(f'expected at least 1, got {top_k}', field='--top_k')
+    if top_p is not None and not (math.isfinite(top_p) and 0 < top_p <= 1):
+        raise InputError(f'expected a number in (0, 1], got {top_p}', field='--top_p')
+    if seed is not None and not 0 <= seed < 2**32:
+        raise InputError(f'expected 0 <= seed < 2**32, got {seed}', field='--seed')
+
+
 @command('mypt generate', 'Generate an assistant reply from a checkpoint.')
 def generate_main(
     model: str,  # checkpoint folder
@@ -312,6 +324,7 @@ def generate_main(
     "mypt generate: the guide's generate.py."
     if max_new_tokens <= 0:
         raise InputError(f'must be positive, got {max_new_tokens}', field='--max_new_tokens')
+    check_sampling(temperature, top_k, top_p, seed)
     if (system is not None or context is not None) and prompt is not None:
         raise InputError(
             '--system and --context go with --user; with --prompt write the tags yourself', field='--system'

@@ -9,18 +9,20 @@ from pathlib import Path
 import torch
 from safetensors.torch import save_file, load_file
 from typing import Annotated
-from .core import InputError, Arg, atomic_dir, command, write_json
+from .core import InputError, Arg, atomic_dir, check_replaceable, command, refuse_overlap, write_json
 from .tokens import (Tokenizer, SPECIAL_TOKENS, ENDOFTEXT_ID, GPT2_VOCAB, VOCAB_SIZE, FIRST_UNUSED_ID,
                          gpt2_data_dir, verify_gpt2_files, tokenizer_state, load_state)
 from .model import GPT, GPTConfig
 from .checkpoint import gpt2_param_names, hf_name, to_hf_state, load_model, is_hf_gpt2, check_hf_tokenizer
 
 # %% auto #0
-__all__ = ['STOP_IDS', 'DTYPES', 'CHAT_TEMPLATE', 'hf_config', 'hf_generation_config', 'hf_tokenizer_files', 'export_hf',
-           'export_hf_main']
+__all__ = ['STOP_IDS', 'HF_NAMES', 'DTYPES', 'CHAT_TEMPLATE', 'hf_config', 'hf_generation_config', 'hf_tokenizer_files',
+           'export_hf', 'export_hf_main']
 
 # %% ../nbs/05_hf.ipynb #c4bd03c9
 STOP_IDS = [SPECIAL_TOKENS['</myPT_assistant>'], SPECIAL_TOKENS['<myPT_eot>']]
+HF_NAMES = ('model.safetensors', 'config.json', 'generation_config.json', 'vocab.json', 'merges.txt', 'tokenizer.json',
+            'tokenizer_config.json', 'special_tokens_map.json')   # everything an export folder holds
 DTYPES = {'float32': torch.float32, 'bfloat16': torch.bfloat16, 'float16': torch.float16}
 
 def hf_config(cfg:GPTConfig, dtype:str='float32', extra:dict|None=None) -> dict:
@@ -41,19 +43,20 @@ def hf_generation_config() -> dict:
     return {'bos_token_id': ENDOFTEXT_ID, 'eos_token_id': list(STOP_IDS), 'pad_token_id': ENDOFTEXT_ID}
 
 # %% ../nbs/05_hf.ipynb #3ea016c0
+_TEXT = "{{ message['content'] | replace('<', '<\x00') }}"   # a NUL after each '<': no tag in the text can match
 CHAT_TEMPLATE = (
     "{%- for message in messages -%}"
-    "{%- if message['role'] == 'system' -%}{%- if message['content'] -%}<myPT_system>{{ message['content'] }}</myPT_system>{%- endif -%}"
-    "{%- elif message['role'] == 'context' -%}{%- if message['content'] -%}<myPT_user_context>{{ message['content'] }}</myPT_user_context>{%- endif -%}"
-    "{%- elif message['role'] == 'user' -%}<myPT_user>{{ message['content'] }}</myPT_user>"
-    "{%- elif message['role'] == 'assistant' -%}<myPT_assistant>{{ message['content'] }}</myPT_assistant>"
+    "{%- if message['role'] == 'system' -%}{%- if message['content'] -%}<myPT_system>" + _TEXT + "</myPT_system>{%- endif -%}"
+    "{%- elif message['role'] == 'context' -%}{%- if message['content'] -%}<myPT_user_context>" + _TEXT + "</myPT_user_context>{%- endif -%}"
+    "{%- elif message['role'] == 'user' -%}<myPT_user>" + _TEXT + "</myPT_user>"
+    "{%- elif message['role'] == 'assistant' -%}<myPT_assistant>" + _TEXT + "</myPT_assistant>"
     "{%- else -%}{{ raise_exception('unknown role ' + message['role']) }}"
     "{%- endif -%}"
     "{%- endfor -%}"
     "{%- if add_generation_prompt -%}<myPT_assistant>{%- endif -%}")
 
 def _added(i:int, t:str) -> dict:
-    return {'content': t, 'lstrip': False, 'normalized': i == ENDOFTEXT_ID, 'rstrip': False, 'single_word': False, 'special': True}
+    return {'content': t, 'lstrip': False, 'normalized': False, 'rstrip': False, 'single_word': False, 'special': True}
 
 def hf_tokenizer_files(model_max_length:int=1024) -> dict[str, bytes]:
     "The Hugging Face tokenizer files (name -> bytes) for GPT-2 BPE plus the pinned MyPT special tokens."
@@ -64,7 +67,7 @@ def hf_tokenizer_files(model_max_length:int=1024) -> dict[str, bytes]:
     merges = [l for l in bpe.decode('utf-8').split('\n')[1:] if l.strip()]   # line 0 is '#version: 0.2'
     fast = {'version': '1.0', 'truncation': None, 'padding': None,
             'added_tokens': [{'id': i, **_added(i, t)} for i, t in added.items()],
-            'normalizer': None,
+            'normalizer': {'type': 'Replace', 'pattern': {'String': '\x00'}, 'content': ''},   # see the template
             'pre_tokenizer': {'type': 'ByteLevel', 'add_prefix_space': False, 'trim_offsets': True, 'use_regex': True},
             'post_processor': {'type': 'ByteLevel', 'add_prefix_space': True, 'trim_offsets': False, 'use_regex': True},
             'decoder': {'type': 'ByteLevel', 'add_prefix_space': True, 'trim_offsets': True, 'use_regex': True},
@@ -72,7 +75,7 @@ def hf_tokenizer_files(model_max_length:int=1024) -> dict[str, bytes]:
                       'end_of_word_suffix': '', 'fuse_unk': False, 'byte_fallback': False,
                       'vocab': json.loads(vocab), 'merges': merges}}
     named = {'bos_token': '<|endoftext|>', 'eos_token': '</myPT_assistant>', 'unk_token': '<|endoftext|>', 'pad_token': '<|endoftext|>'}
-    tok_cfg = {'tokenizer_class': 'GPT2Tokenizer', 'add_bos_token': False, 'add_prefix_space': False, 'errors': 'replace',
+    tok_cfg = {'tokenizer_class': 'PreTrainedTokenizerFast', 'add_bos_token': False, 'add_prefix_space': False, 'errors': 'replace',
                'clean_up_tokenization_spaces': False, 'model_max_length': model_max_length, **named,
                'additional_special_tokens': list(SPECIAL_TOKENS), 'chat_template': CHAT_TEMPLATE,
                'added_tokens_decoder': {str(i): _added(i, t) for i, t in added.items()}}
@@ -85,7 +88,8 @@ def export_hf(ckpt_dir, output_dir, dtype:str='float32') -> Path:
     "Write mypt checkpoint `ckpt_dir` as a Hugging Face GPT-2 folder `output_dir` (atomically)."
     ckpt_dir, output_dir = Path(ckpt_dir), Path(output_dir)
     if dtype not in DTYPES: raise InputError(f"expected one of {', '.join(DTYPES)}, got {dtype!r}", field='dtype')
-    if output_dir.resolve() == ckpt_dir.resolve(): raise InputError('output_dir must differ from the checkpoint folder', output_dir)
+    refuse_overlap(output_dir, {'--model': ckpt_dir})
+    check_replaceable(output_dir, 'Hugging Face export', 'config.json', HF_NAMES)
     model = load_model(ckpt_dir, 'cpu')
     cfg = model.config
     if cfg.vocab_size < FIRST_UNUSED_ID:

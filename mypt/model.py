@@ -13,7 +13,7 @@ from .core import InputError, check_fields
 # %% auto #0
 __all__ = ['GPT_RULES', 'PEAK_BF16', 'GPTConfig', 'packed_block_mask', 'packed_attn_mask', 'CausalSelfAttention', 'MLP', 'Block',
            'KVCache', 'ChunkedLinearCE', 'GPT', 'greedy_reference', 'configure_optimizer', 'peak_flops', 'step_flops',
-           'flops_per_token', 'pick_device']
+           'flops_per_token', 'check_device', 'pick_device']
 
 # %% ../nbs/02a_model.ipynb #e48ef191
 _positive = (lambda v: v > 0, 'must be positive')
@@ -350,10 +350,29 @@ def flops_per_token(cfg: GPTConfig, n_params: int, T: int | None = None) -> floa
     return 6 * n_params + 12 * cfg.n_layer * cfg.n_embd * T
 
 
+def check_device(device: str) -> str:
+    "`device` if this machine has it; otherwise one clear refusal (no CUDA in this build, no such GPU, ...)."
+    try:
+        d = torch.device(device)
+    except (RuntimeError, ValueError):
+        expected = "'auto', 'cpu', 'cuda', 'cuda:N' or 'mps'"
+        raise InputError(f'unknown device {device!r} (expected {expected})', field='device') from None
+    if d.type == 'cuda':
+        if not torch.cuda.is_available():
+            raise InputError(f'{device!r}: CUDA is not available (no GPU, or a CPU build of PyTorch)', field='device')
+        if d.index is not None and d.index >= torch.cuda.device_count():
+            raise InputError(f'{device!r}: only {torch.cuda.device_count()} CUDA device(s)', field='device')
+    elif d.type == 'mps' and not (getattr(torch.backends, 'mps', None) and torch.backends.mps.is_available()):
+        raise InputError(f'{device!r}: MPS is not available on this machine', field='device')
+    elif d.type not in ('cpu', 'cuda', 'mps'):
+        raise InputError(f"{device!r}: mypt runs on 'cpu', 'cuda' or 'mps'", field='device')
+    return device
+
+
 def pick_device(device: str | None = None, local_rank: int = 0) -> str:
     "`device`, or the best available one: 'cuda:LOCAL_RANK', 'mps', else 'cpu'."
     if device and device != 'auto':
-        return device
+        return check_device(device)
     if torch.cuda.is_available():
         return f'cuda:{local_rank}'
     if getattr(torch.backends, 'mps', None) and torch.backends.mps.is_available():

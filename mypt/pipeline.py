@@ -10,8 +10,8 @@ from typing import Annotated
 from .core import InputError, Arg, command, repo_path, sample_dir, write_json
 
 # %% auto #0
-__all__ = ['STAGES', 'BASE_MODEL', 'DEMO_NOTE', 'DEMO_PARAMS', 'default_params', 'parse_value', 'notebook_params', 'run_pipeline',
-           'PipelineError', 'pipeline_main', 'demo_main']
+__all__ = ['STAGES', 'BASE_MODEL', 'DEMO_NOTE', 'DEMO_PARAMS', 'default_params', 'parse_value', 'notebook_params', 'check_params',
+           'run_pipeline', 'PipelineError', 'pipeline_main', 'demo_main']
 
 # %% ../nbs/06_pipeline.ipynb #faefe848
 STAGES = ['00_tokens', '01_episodes', '02_prepare', '03_train', '04_eval']
@@ -37,17 +37,35 @@ def notebook_params(nb_path) -> set[str]:
     import papermill as pm
     return set(pm.inspect_notebook(str(nb_path)).keys())
 
+def check_params(params:dict, nbs_dir, kernel:str):
+    "Refuse a parameter no stage notebook declares, and a kernel Jupyter does not know."
+    from jupyter_client.kernelspec import KernelSpecManager
+    known = set().union(*(notebook_params(Path(nbs_dir)/f'{s}.ipynb') for s in STAGES if (Path(nbs_dir)/f'{s}.ipynb').is_file()))
+    unknown = sorted(set(params) - known - {'overwrite'} - set(default_params('.')))
+    if unknown:
+        raise InputError(f"unknown parameter {', '.join(map(repr, unknown))}: no stage notebook declares it "
+                         f"(known: {', '.join(sorted(known))})", field='-p')
+    kernels = KernelSpecManager().find_kernel_specs()
+    if kernel not in kernels:
+        raise InputError(f"no Jupyter kernel {kernel!r} (installed: {', '.join(sorted(kernels))})", field='--kernel')
+
 def run_pipeline(run_dir, params:dict|None=None, stages=None, kernel:str='python3', nbs_dir=None, log=print,
                  stream=('03_train',)) -> dict:
     "Execute the stage notebooks in order with papermill; artefacts and executed notebooks go under `run_dir`.\n\n    The printed output of the `stream` stages (training progress) is shown in the console as it happens."
     import papermill as pm
     run_dir = Path(run_dir).resolve(); nbs_dir = Path(nbs_dir) if nbs_dir else repo_path('nbs')
-    stages = list(stages or STAGES)
+    stages, params = list(stages or STAGES), dict(params or {})
     for s in stages:
         if not (nbs_dir/f'{s}.ipynb').is_file(): raise InputError(f'no notebook {s}.ipynb in {nbs_dir}', field='stages')
+    check_params(params, nbs_dir, kernel)
+    if run_dir.is_dir() and any(run_dir.iterdir()) and not (run_dir/'pipeline.json').is_file():
+        raise InputError('exists, is not empty and is not a mypt run folder (no pipeline.json); choose another --run_dir', run_dir)
+    allp = {**default_params(run_dir, params.get('model_name', 'sft')), **params}
+    if 'overwrite' not in params:   # the run's own checkpoint is replaced on a rerun; one placed elsewhere is not
+        allp['overwrite'] = run_dir in Path(allp['out_dir']).resolve().parents
+    summary = {'run_dir': str(run_dir), 'params': allp, 'stages': [], 'status': 'running'}
     (run_dir/'notebooks').mkdir(parents=True, exist_ok=True)
-    allp = {**default_params(run_dir, (params or {}).get('model_name', 'sft')), **(params or {})}
-    summary = {'run_dir': str(run_dir), 'params': allp, 'stages': []}
+    write_json(run_dir/'pipeline.json', summary)
     t_all = time.time()
     for k, s in enumerate(stages, 1):
         src, dst = nbs_dir/f'{s}.ipynb', run_dir/'notebooks'/f'{s}.ipynb'

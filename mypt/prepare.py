@@ -12,10 +12,10 @@ from itertools import islice
 from pathlib import Path
 import numpy as np
 from typing import Literal
-from .core import InputError, atomic_dir, command, sha256_file, write_json
+from .core import InputError, atomic_dir, check_replaceable, command, refuse_overlap, sha256_file, write_json
 from .dataset import (SFT_SCHEMA, STREAM_SCHEMA, TOKENS_DTYPE, MASK_DTYPE, INDEX_DTYPE, TOKENS_FILE, MASK_FILE,
                           INDEX_FILE, META_FILE, TOKENIZER_FILE, SPLITS, LAYOUT, Split, open_dataset,
-                          MASK_WEIGHTED_FILE, WEIGHT_DTYPE)
+                          MASK_WEIGHTED_FILE, WEIGHT_DTYPE, DATASET_NAMES)
 from .tokens import Tokenizer, ENDOFTEXT_ID, FIRST_UNUSED_ID, load_state
 from .episodes import check_input_file, episode_language, check_unique_id, iter_jsonl, iter_episodes, episode_pieces, encode_pieces, text_pieces, MASK_POLICIES, episode_id, episode_group, SEGMENT_TAGS, EOT
 from . import __version__
@@ -141,12 +141,10 @@ def created_at() -> str:
     return dt.replace(microsecond=0).isoformat().replace('+00:00', 'Z')
 
 # %% ../nbs/02_prepare.ipynb #97ef5f6d
-def _check_output_dir(path) -> Path:
-    "Refuse to replace a folder that is not a dataset: `atomic_dir` would delete it."
-    p = Path(path)
-    if p.exists() and (not p.is_dir() or (any(p.iterdir()) and not (p/META_FILE).exists())):
-        raise InputError('exists and is not a prepared dataset; refusing to replace it (choose another --output_dir)', p)
-    return p
+def _check_output_dir(path, inputs:dict) -> Path:
+    "Refuse an output folder that overlaps an input or holds anything but a dataset: `atomic_dir` replaces it whole."
+    refuse_overlap(path, inputs)
+    return check_replaceable(path, 'prepared dataset', META_FILE, DATASET_NAMES)
 
 def _check_args(val_split, block_size=None, tokens_per_shard=None):
     if not 0 <= val_split < 1: raise InputError(f'must be in [0, 1), got {val_split}', field='val_split')
@@ -193,7 +191,7 @@ def prepare(input, output_dir, tokenization:str='gpt2', val_split:float=0.1, see
     _check_args(val_split, block_size, tokens_per_shard)
     if mask_policy not in MASK_POLICIES:
         raise InputError(f"expected one of {', '.join(MASK_POLICIES)}, got {mask_policy!r}", field='mask_policy')
-    out = _check_output_dir(output_dir)
+    out = _check_output_dir(output_dir, {'--input': src})
     tok = Tokenizer(None, tokenization)
     t0 = time.perf_counter()
     source = {'file': src.name, 'sha256': sha256_file(src), 'bytes': src.stat().st_size}
@@ -333,7 +331,7 @@ def prepare_text(inputs, output_dir, tokenization:str='gpt2', val_split:float=0.
     inputs = [inputs] if isinstance(inputs, (str, Path)) else list(inputs)
     _check_args(val_split)
     files = text_files(inputs)
-    out = _check_output_dir(output_dir)
+    out = _check_output_dir(output_dir, [('--input', p) for p in inputs])
     tok = Tokenizer(None, tokenization)
     names = [n for n, _ in files]
     if len(set(names)) != len(names):
@@ -408,7 +406,7 @@ def mix(sft_dir, general_dir, output_dir, general_ratio:float=0.2, chunk_size:in
     if not 1 <= chunk_size <= block + 1: raise InputError(f'must be between 1 and block_size + 1 = {block + 1} of the SFT dataset, got {chunk_size}', field='chunk_size')
     if sft.meta.get('tokenizer_hash') != gen.meta.get('tokenizer_hash'):
         raise InputError('the two datasets were built with different tokenizers (tokenizer_hash differs)', general_dir)
-    out = _check_output_dir(output_dir)
+    out = _check_output_dir(output_dir, {'--sft_dir': sft_dir, '--general_dir': general_dir})
     rng = random.Random(seed)
     report, writers = {}, {}
     with atomic_dir(out) as tmp:

@@ -12,7 +12,7 @@ from types import SimpleNamespace
 import tiktoken
 from typing import Annotated
 from .core import InputError, Arg, command
-from .core import write_json
+from .core import read_json, write_json
 
 # %% auto #0
 __all__ = ['GPT2_VOCAB', 'ENDOFTEXT_ID', 'VOCAB_SIZE', 'SPECIAL_TOKENS', 'SPECIAL_IDS', 'FIRST_UNUSED_ID', 'PAD_ID',
@@ -191,10 +191,12 @@ def load_state(path, data_dir=None) -> Tokenizer:
     "Rebuild the tokenizer described by a `tokenizer_state.json`, refusing one that differs from this build."
     path = Path(path)
     if path.is_dir(): path = path/'tokenizer_state.json'
-    if not path.is_file(): raise InputError('tokenizer state not found', path)
-    try: got = json.loads(path.read_text(encoding='utf-8'))
-    except (json.JSONDecodeError, UnicodeDecodeError) as e: raise InputError(f'not valid JSON ({e})', path)
-    if not isinstance(got, dict): raise InputError('expected a JSON object', path)
+    if not path.exists(): raise InputError('tokenizer state not found', path)
+    got = read_json(path, 'tokenizer state')
+    if not isinstance(got, dict): raise InputError(f'expected a JSON object, got {type(got).__name__}', path)
+    for k, t in (('vocab_size', int), ('name', str)):
+        if k in got and (isinstance(got[k], bool) or not isinstance(got[k], t)):
+            raise InputError(f'expected {t.__name__}, got {type(got[k]).__name__} {got[k]!r}', path, field=k)
     tok = Tokenizer(SimpleNamespace(vocab_size=got.get('vocab_size', VOCAB_SIZE)), got.get('name', 'gpt2'), data_dir=data_dir)
     want = tokenizer_state(tok)
     diffs = _state_diff(want, got)

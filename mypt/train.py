@@ -11,19 +11,21 @@ from pathlib import Path
 import numpy as np, torch
 import torch.distributed as dist
 from typing import Literal
-from .core import InputError, check_fields, command
+from .core import InputError, UsageError, check_fields, check_replaceable, command, plain_name, read_json
+from .core import refuse_overlap
 from .tokens import tokenizer_state
 from .dataset import open_dataset, SFT_SCHEMA
 from .model import GPT, GPTConfig, configure_optimizer, step_flops, peak_flops, pick_device
 from .data import GPTEpisodeDataLoader, TokenStreamLoader, eval_batches, pack_rows, packing_summary, format_packing
-from .checkpoint import save_checkpoint, load_model, check_arch, restore_training
+from .checkpoint import CHECKPOINT_NAMES, save_checkpoint, load_model, check_arch, restore_training
 
 # %% auto #0
 __all__ = ['TRAIN_RULES', 'META_KEYS', 'GAP_WARN', 'GAP_STOP', 'SMALL_CONFIG', 'TrainConfig', 'parse_config', 'load_config',
-           'lr_at', 'count_trained', 'accumulate', 'Run', 'setup_run', 'describe_dataset', 'open_training_data',
-           'Loaders', 'make_loaders', 'build_model', 'wrap_for_training', 'check_invariance', 'format_check',
-           'MetricsLog', 'resume_run', 'estimate_loss', 'evaluate_and_checkpoint', 'train_step', 'Progress', 'fit',
-           'CheckFailed', 'train_main']
+           'lr_at', 'count_trained', 'accumulate', 'Run', 'memory_estimate', 'device_memory', 'check_memory',
+           'setup_run', 'describe_dataset', 'open_training_data', 'Loaders', 'make_loaders', 'build_model',
+           'wrap_for_training', 'check_invariance', 'format_check', 'MetricsLog', 'resume_run', 'estimate_loss',
+           'evaluate_and_checkpoint', 'Diverged', 'train_step', 'Progress', 'check_output', 'fit', 'CheckFailed',
+           'train_main']
 
 # %% ../nbs/03_train.ipynb #c5ae6761
 _positive, _not_negative = (lambda v: v > 0, 'must be positive'), (lambda v: v >= 0, 'must not be negative')
@@ -32,6 +34,9 @@ TRAIN_RULES = {**{f: _positive for f in ('max_iters', 'eval_interval', 'eval_ite
                                          'gradient_accumulation_steps', 'log_interval')},
                **{f: _not_negative for f in ('learning_rate', 'weight_decay', 'grad_clip', 'warmup_iters',
                                              'episode_min_tokens')},
+               'min_lr': _not_negative,
+               **{f: (lambda v: 0 <= v < 1, 'must be in [0, 1)') for f in ('beta1', 'beta2')},
+               **{f: (lambda v: 0 <= v < 2**32, 'must be in [0, 2**32)') for f in ('seed', 'epoch_seed')},
                'batch_sampling_mode': _one_of('epoch', 'random', 'packed'),
                'dtype': _one_of('auto', 'float32', 'bfloat16', 'float16')}
 
@@ -88,10 +93,8 @@ def parse_config(d:dict, path=None) -> tuple[GPTConfig, TrainConfig, dict]:
 def load_config(path) -> tuple[GPTConfig, TrainConfig, dict]:
     "Read and check a JSON training config."
     p = Path(path)
-    if not p.is_file(): raise InputError('config file not found', p)
-    try: d = json.loads(p.read_text(encoding='utf-8'))
-    except json.JSONDecodeError as e: raise InputError(f'invalid JSON: {e.msg}', p, e.lineno)
-    return parse_config(d, p)
+    if not p.exists(): raise InputError('config file not found', p)
+    return parse_config(read_json(p, 'JSON config'), p)
 
 # %% ../nbs/03_train.ipynb #c9984baf
 def lr_at(it:int, tc:TrainConfig) -> float:
@@ -153,10 +156,28 @@ def _ddp_env() -> tuple[int, int, int]:
     if not dist.is_initialized(): dist.init_process_group('nccl' if torch.cuda.is_available() else 'gloo')
     return dist.get_rank(), dist.get_world_size(), int(os.environ.get('LOCAL_RANK', 0))
 
+def memory_estimate(mc:GPTConfig, tc:TrainConfig) -> int:
+    "Rough bytes of a training step: 16 per parameter (weights, grads, AdamW moments) + a micro-batch's activations."
+    n_params = 12 * mc.n_layer * mc.n_embd**2 + (mc.vocab_size + mc.block_size) * mc.n_embd
+    return 16 * n_params + 68 * tc.batch_size * mc.block_size * mc.n_layer * mc.n_embd
+
+def device_memory(device:str) -> int:
+    "Bytes of memory of `device` (a GPU's memory, else the machine's RAM)."
+    if device.startswith('cuda'): return torch.cuda.get_device_properties(torch.device(device)).total_memory
+    return os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES')
+
+def check_memory(mc:GPTConfig, tc:TrainConfig, device:str, slack:float=4.0):
+    "Refuse a config whose estimate is far beyond the device (absurd `batch_size` x `block_size`) before allocating."
+    need, have = memory_estimate(mc, tc) / 2**30, device_memory(device) / 2**30
+    if need > slack * have:
+        shape = f'batch_size {tc.batch_size} x block_size {mc.block_size}, {mc.n_layer} layers x {mc.n_embd}'
+        raise InputError(f'needs about {need:,.0f} GiB ({shape}) but {device} has {have:,.0f} GiB', field='batch_size')
+
 def setup_run(mc:GPTConfig, tc:TrainConfig, out_dir, quiet:bool=False) -> Run:
     "Ranks, device, dtype and seeds of this process."
     rank, world, local_rank = _ddp_env()
     device = pick_device(tc.device, local_rank)
+    check_memory(mc, tc, device)
     if device.startswith('cuda'): torch.cuda.set_device(device)
     dt = tc.dtype
     if dt == 'auto': dt = 'bfloat16' if device.startswith('cuda') and torch.cuda.is_bf16_supported() else 'float32'
@@ -182,7 +203,7 @@ def describe_dataset(ds, say=print):
 
 def open_training_data(dataset_dir, run: Run):
     "The dataset and its tokenizer state, refused when the model cannot take them."
-    ds = open_dataset(dataset_dir)
+    ds = open_dataset(dataset_dir).verified()   # ids below 50276, masks 0/1: once per dataset state
     tok_state = tokenizer_state(ds.tokenizer())  # refuses a foreign tokenizer
     if run.mc.vocab_size < max(tok_state['special_tokens'].values()) + 1:
         raise InputError(f"vocab_size {run.mc.vocab_size} is too small for the dataset's tokenizer", field='vocab_size')
@@ -426,6 +447,11 @@ def evaluate_and_checkpoint(
 ) -> float:
     "Evaluate, log, and write the checkpoint (and `best/`); returns the best val loss so far."
     losses = estimate_loss(model, loaders, run)
+    if not all(math.isfinite(v) for v in losses.values()):
+        raise Diverged(
+            f"step {step}: evaluation loss is {losses['val']:g} (train {losses['train']:g}); training stopped without "
+            f'saving it, the last checkpoint ({run.out_dir}) is kept (lower learning_rate, or set grad_clip)'
+        )
     rec = {
         'step': step,
         'train_loss': losses['train'],
@@ -457,14 +483,16 @@ def evaluate_and_checkpoint(
             {'loader': loader_state, 'best_val': best, 'world_size': run.world},
             log.path,
             extra,
+            best=('new' if is_best else 'keep') if run.tc.keep_best else None,
+            best_extra={'val_loss': losses['val']},
         )
-        if is_best and run.tc.keep_best:
-            save_checkpoint(
-                run.out_dir / 'best', model, run.mc, run.tc, tok_state, step, extra={'val_loss': losses['val']}
-            )
     return best
 
 # %% ../nbs/03_train.ipynb #6cd874b7
+class Diverged(RuntimeError):
+    "Training produced a non-finite loss or gradient; nothing non-finite was applied or saved."
+
+
 def train_step(model, opt, loader, run: Run, lr: float) -> dict:
     "One optimizer step over `gradient_accumulation_steps` micro-batches; loss per trained token of the step."
     batches = [loader.get_batch() for _ in range(run.tc.gradient_accumulation_steps)]
@@ -474,8 +502,10 @@ def train_step(model, opt, loader, run: Run, lr: float) -> dict:
     loss_sum = 0.0
     if n_tokens:  # a step with no trained token leaves weights and optimizer state alone
         loss_sum = accumulate(model, batches, n_tokens, run.autocast(), run.world)
-        if run.tc.grad_clip > 0:
-            torch.nn.utils.clip_grad_norm_(model.parameters(), run.tc.grad_clip)
+        norm = torch.nn.utils.clip_grad_norm_(model.parameters(), run.tc.grad_clip or float('inf'))
+        if not (math.isfinite(loss_sum) and torch.isfinite(norm)):  # the same on every rank: gradients are all-reduced
+            opt.zero_grad(set_to_none=True)
+            raise Diverged(f'the loss became {loss_sum / n_tokens:g} (gradient norm {norm.item():g})')
         opt.step()
     opt.zero_grad(set_to_none=True)
     return {'loss_sum': loss_sum, 'n_tokens': n_tokens}
@@ -526,6 +556,21 @@ class Progress:
         self.empty += stats['n_tokens'] == 0
 
 # %% ../nbs/03_train.ipynb #c77f6d19
+def check_output(out_dir: Path, inputs: dict, resume: bool, overwrite: bool):
+    "Where a run may write: never over its inputs, never over a trained checkpoint unless resuming or told to."
+    refuse_overlap(out_dir, inputs, 'checkpoint folder')
+    check_replaceable(out_dir, 'mypt checkpoint', 'config.json', CHECKPOINT_NAMES)
+    if resume and overwrite:
+        raise UsageError('--resume continues a checkpoint and --overwrite replaces it: give one of them')
+    if resume or overwrite or not (out_dir / 'config.json').is_file():
+        return
+    raise InputError(
+        'holds a trained checkpoint; pass --resume to continue it or --overwrite to start over '
+        '(that replaces it, best/ included)',
+        out_dir,
+    )
+
+
 def fit(
     mc: GPTConfig,
     tc: TrainConfig,
@@ -537,16 +582,18 @@ def fit(
     quiet: bool = False,
     stop_after: int | None = None,
     check: bool = False,
+    overwrite: bool = False,
 ) -> list[dict]:
     "Train a GPT on a prepared dataset; checkpoints go to `out_dir`. Returns the evaluation records."
+    check_output(Path(out_dir), {'--dataset_dir': dataset_dir, '--init_from_model': init_from}, resume, overwrite)
     run = setup_run(mc, tc, out_dir, quiet)
     ds, tok_state = open_training_data(dataset_dir, run)
     loaders = make_loaders(ds, run)
     model, opt = build_model(run, None if resume else init_from)
     if check and loaders.episodic:
         _check_or_stop(model, ds.split('train'), run)
-    log = MetricsLog(run, resume)
     start, best = resume_run(run, model, opt, loaders.train) if resume else (0, float('inf'))
+    log = MetricsLog(run, resume)
     train_model = wrap_for_training(model, run)
     run.say(
         f'Model: {model.num_params()/1e6:.2f}M parameters, device {run.device}, dtype {run.dtype}, '
@@ -558,7 +605,11 @@ def fit(
             best = evaluate_and_checkpoint(run, model, opt, loaders, step, best, records, log, tok_state, meta)
         if step >= tc.max_iters or (stop_after is not None and step >= stop_after):
             break
-        stats = train_step(train_model, opt, loaders.train, run, lr_at(step, tc))
+        try:
+            stats = train_step(train_model, opt, loaders.train, run, lr_at(step, tc))
+        except Diverged as e:
+            raise Diverged(f'step {step + 1}: {e}; training stopped before applying it, the last checkpoint '
+                           f'({run.out_dir}) holds finite weights (lower learning_rate, or set grad_clip)') from None
         step += 1
         progress.add(stats)
         if step % tc.log_interval == 0:
@@ -599,8 +650,10 @@ def train_main(
     max_iters: int = None,  # override max_iters of the config
     device: str = None,  # override device ('cpu', 'cuda', ...)
     check: bool = False,  # first check on the first batch: packed = padded loss, B x 1 = B/2 x 2 gradients
+    overwrite: bool = False,  # replace an existing checkpoint of MODEL_NAME (best/ included) instead of refusing
 ) -> int:
     "mypt train: the guide's train.py."
+    plain_name(model_name, 'model_name')
     mc, tc, meta = load_config(config_file)
     if max_iters is not None:
         tc.max_iters = max_iters
@@ -610,8 +663,10 @@ def train_main(
     if not (ds / 'dataset_metadata.json').is_file():
         raise InputError('not a prepared dataset (dataset_metadata.json missing)', ds)
     try:
-        fit(mc, tc, ds, Path(out_dir) / model_name, init_from=init_from_model, resume=resume, meta=meta, check=check)
-    except CheckFailed as e:
+        fit(
+            mc, tc, ds, Path(out_dir) / model_name, init_from_model, resume, meta, check=check, overwrite=overwrite
+        )
+    except (CheckFailed, Diverged) as e:
         print(f'mypt train: error: {e}', file=sys.stderr)
         return 1
     print(f'checkpoint: {Path(out_dir)/model_name}')

@@ -7,7 +7,7 @@ from __future__ import annotations
 import html
 from pathlib import Path
 from typing import Annotated
-from .core import InputError, Arg, UsageError, atomic_file, command
+from .core import InputError, Arg, UsageError, atomic_file, command, refuse_overlap
 from .tokens import Tokenizer
 from .episodes import iter_episodes, check_unique_id, encode_episode, episode_id, mask_html, _CSS
 from .dataset import open_dataset
@@ -54,6 +54,7 @@ def validate_main(input:Annotated[str, Arg(positional=True)]=None,  # JSONL file
     src = input_flag or input
     if not src: raise UsageError('an input file or folder is required')
     p = Path(src)
+    if html: refuse_overlap(html, {'--input': p}, '--html')
     if p.is_dir() and (p/'dataset_metadata.json').exists():
         ds = open_dataset(p); ds.validate(full=True)
         print(f'{p}: valid {ds.kind} dataset: ' + ', '.join(f'{s}: {len(ds.split(s)):,} episodes, {ds.split(s).num_tokens:,} tokens'

@@ -76,6 +76,8 @@ def test_empty_steps_in_metrics_log(dataset, tmp_path):
     import shutil
     ds = tmp_path/'zero'; shutil.copytree(dataset, ds)
     m = ds/'train'/'mask.bin'; m.write_bytes(bytes(m.stat().st_size))
+    meta = json.loads((ds/'dataset_metadata.json').read_text()); meta['num_train_trained_tokens'] = 0   # consistent, or
+    (ds/'dataset_metadata.json').write_text(json.dumps(meta))                                          # training refuses it
     w, _ = _train(tmp_path, ds, 'empty', batch_size=2)
     assert torch.equal(w, _initial(tmp_path/'empty.json'))
     recs = [json.loads(l) for l in (tmp_path/'empty'/'metrics.jsonl').read_text().splitlines() if '"train"' in l]

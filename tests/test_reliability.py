@@ -413,7 +413,7 @@ def train_fault(request, tmp_path_factory, trained):
     "`mypt train` again over an earlier checkpoint, on a 1 MiB disk or in a read-only folder."
     ds, cfg, ck = trained
     return request.param, run_with_fault(request, tmp_path_factory, request.param, ck, 1 << 20,
-                                         lambda parent, _: ('train', '--model_name', ck.name, '--config_file', cfg, '--dataset_dir', ds, '--out_dir', parent))
+                                         lambda parent, _: ('train', '--model_name', ck.name, '--config_file', cfg, '--dataset_dir', ds, '--out_dir', parent, '--overwrite'))
 
 def test_train_fault_keeps_old_checkpoint(train_fault):
     _, f = train_fault

@@ -155,5 +155,5 @@ def test_weighted_mask_dataset_trains_with_the_weighted_mean(tmp_path):
     cfg = tmp_path/'cfg.json'
     cfg.write_text(json.dumps({**json.loads((ROOT/'configs'/'cpu'/'tiny_test.json').read_text()), 'max_iters': 2, 'eval_interval': 2,
                                'batch_sampling_mode': 'packed'}))
-    r = run_mypt('train', '--model_name', 'w', '--config_file', cfg, '--dataset_dir', out, '--out_dir', tmp_path, check=0)
+    r = run_mypt('train', '--model_name', 'wm', '--config_file', cfg, '--dataset_dir', out, '--out_dir', tmp_path, check=0)
     assert 'Weighted loss mask' in r.stdout and 'packing:' in r.stdout
