@@ -21,6 +21,8 @@ COMMANDS = {  # name: (module, function, one-line help)
     'translate':   ('mypt.bilingual', 'translate_main', 'translate extracted messages with DeepL (resumable)'),
     'recombine':   ('mypt.bilingual', 'recombine_main', 'rebuild episodes from translated messages'),
     'merge':       ('mypt.bilingual', 'merge_main',     'merge English and German episodes, keeping their link'),
+    'import':      ('mypt.formats',   'import_main',    'OpenAI or ShareGPT chats -> gold episodes (dropped fields listed)'),
+    'export':      ('mypt.formats',   'export_main',    'gold episodes -> OpenAI chat JSONL'),
     'prepare':     ('mypt.prepare',   'prepare_main',   'gold JSONL -> episode-indexed binary dataset'),
     'prepare-text':('mypt.prepare',   'prepare_text_main', 'plain text -> token-stream dataset'),
     'mix':         ('mypt.prepare',   'mix_main',       'mix general text chunks into an SFT dataset'),

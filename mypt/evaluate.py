@@ -414,6 +414,7 @@ def evaluate_main(model:str,             # checkpoint folder to evaluate
                   seed:int=0,
                   temperature:float=0.7,   # sampling temperature (the guide's 0.7; 0 = greedy)
                   device:str=None,
+                  strict:bool=False,       # exit 1 when the checklist fails (for scripts and CI)
                   ) -> int:
     "mypt evaluate: val loss, loss curves, base-vs-SFT comparison and the post-training checklist."
     ck = Path(model)
@@ -431,4 +432,4 @@ def evaluate_main(model:str,             # checkpoint folder to evaluate
     mark = {True: 'PASS', False: 'FAIL', None: 'skip'}
     for i in report['items']: print(f"[{mark[i['passed']]}] {i['title']}: {i['detail']}")
     print(f"checklist {'passed' if report['passed'] else 'FAILED'}; report in {out}")
-    return 0
+    return 1 if strict and not report['passed'] else 0

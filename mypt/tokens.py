@@ -211,11 +211,14 @@ Tokenizer.hash = property(lambda self: tokenizer_state(self)['hash'])
 
 # %% ../nbs/00_tokens.ipynb #3ca38935
 def show_tokens(text:str, tok:Tokenizer|None=None) -> str:
-    "A readable table of the tokens of `text` (ordinary-text encoding)."
+    "A readable table of the tokens of `text` (ordinary-text encoding), with a note when `text` holds tags."
     tok = tok or Tokenizer()
     ids = tok.encode(text)
     rows = [f'{i:>6}  {s!r}' for i,s in zip(ids, tok.token_strs(ids))]
-    return '\n'.join([f'{len(ids)} tokens, {len(text)} characters'] + rows)
+    tags = [t for t in (*SPECIAL_TOKENS, '<|endoftext|>') if t in text]
+    note = [f'note: {", ".join(tags)} in text {"is" if len(tags) == 1 else "are"} ordinary text here, never a special token '
+            '(as in any episode message); special ids come only from the serializer'] if tags else []
+    return '\n'.join([f'{len(ids)} tokens, {len(text)} characters'] + rows + note)
 
 # %% ../nbs/00_tokens.ipynb #1f36c02e
 @command('mypt tokens', 'Show how a text is tokenized (GPT-2 BPE, content rules).')

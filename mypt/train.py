@@ -20,12 +20,12 @@ from .data import GPTEpisodeDataLoader, TokenStreamLoader, eval_batches, pack_ro
 from .checkpoint import CHECKPOINT_NAMES, save_checkpoint, load_model, check_arch, restore_training
 
 # %% auto #0
-__all__ = ['TRAIN_RULES', 'META_KEYS', 'GAP_WARN', 'GAP_STOP', 'SMALL_CONFIG', 'TrainConfig', 'parse_config', 'load_config',
-           'lr_at', 'count_trained', 'accumulate', 'Run', 'memory_estimate', 'device_memory', 'check_memory',
-           'setup_run', 'describe_dataset', 'open_training_data', 'Loaders', 'make_loaders', 'build_model',
-           'wrap_for_training', 'check_invariance', 'format_check', 'MetricsLog', 'resume_run', 'estimate_loss',
-           'evaluate_and_checkpoint', 'Diverged', 'train_step', 'Progress', 'check_output', 'fit', 'CheckFailed',
-           'train_main']
+__all__ = ['TRAIN_RULES', 'META_KEYS', 'GAP_WARN', 'GAP_STOP', 'TB_SCALARS', 'SMALL_CONFIG', 'TrainConfig', 'parse_config',
+           'load_config', 'lr_at', 'count_trained', 'accumulate', 'Run', 'memory_estimate', 'device_memory',
+           'check_memory', 'setup_run', 'describe_dataset', 'open_training_data', 'Loaders', 'make_loaders',
+           'build_model', 'wrap_for_training', 'check_invariance', 'format_check', 'MetricsLog', 'resume_run',
+           'estimate_loss', 'evaluate_and_checkpoint', 'Diverged', 'train_step', 'Progress', 'check_output', 'fit',
+           'CheckFailed', 'train_main']
 
 # %% ../nbs/03_train.ipynb #c5ae6761
 _positive, _not_negative = (lambda v: v > 0, 'must be positive'), (lambda v: v >= 0, 'must not be negative')
@@ -38,7 +38,8 @@ TRAIN_RULES = {**{f: _positive for f in ('max_iters', 'eval_interval', 'eval_ite
                **{f: (lambda v: 0 <= v < 1, 'must be in [0, 1)') for f in ('beta1', 'beta2')},
                **{f: (lambda v: 0 <= v < 2**32, 'must be in [0, 2**32)') for f in ('seed', 'epoch_seed')},
                'batch_sampling_mode': _one_of('epoch', 'random', 'packed'),
-               'dtype': _one_of('auto', 'float32', 'bfloat16', 'float16')}
+               'dtype': _one_of('auto', 'float32', 'bfloat16', 'float16'),
+               'report_to': _one_of('jsonl', 'tensorboard')}
 
 @dataclass
 class TrainConfig:
@@ -67,6 +68,7 @@ class TrainConfig:
     dtype: str = 'auto'                    # 'auto' (bf16 autocast on CUDA when supported), 'float32', 'bfloat16'
     compile: bool = False                  # torch.compile the model (CUDA)
     keep_best: bool = True                 # also keep the checkpoint with the lowest val loss
+    report_to: str = 'jsonl'               # 'jsonl' (metrics.jsonl only) or 'tensorboard' (also NAME.tensorboard/)
 
     def __post_init__(self):
         check_fields(self, TRAIN_RULES)
@@ -364,13 +366,30 @@ def format_check(r: dict, tol: float = 1e-5) -> str:
     )
 
 # %% ../nbs/03_train.ipynb #56546908
+TB_SCALARS = {'loss': 'train/loss', 'lr': 'train/lr', 'tok_s': 'train/tokens_per_s',
+              'useful_tok_s': 'train/useful_tokens_per_s', 'mfu': 'train/mfu',
+              'train_loss': 'eval/train_loss', 'val_loss': 'eval/val_loss', 'gap': 'eval/gap'}
+
+
+def _tensorboard(path: Path):
+    "A TensorBoard `SummaryWriter` for `path` (`report_to: tensorboard`; the package is the optional extra)."
+    try:
+        from torch.utils.tensorboard import SummaryWriter
+    except ImportError:
+        raise InputError('needs the tensorboard package: pip install "mypt[tensorboard]"', field='report_to') from None
+    return SummaryWriter(log_dir=str(path))
+
+
 class MetricsLog:
-    "The JSONL metrics of a run: a working file beside the checkpoint, copied into every checkpoint."
+    "The JSONL metrics of a run (a working file beside the checkpoint, copied into every checkpoint), and TensorBoard."
 
     def __init__(self, run: Run, resume: bool):
         self.run, self.path = run, run.out_dir.parent / f'.{run.out_dir.name}.metrics.jsonl'
+        self.tb = None
         if run.rank != 0:
             return
+        if run.tc.report_to == 'tensorboard':
+            self.tb = _tensorboard(run.out_dir.parent / f'{run.out_dir.name}.tensorboard')
         run.out_dir.parent.mkdir(parents=True, exist_ok=True)
         saved = run.out_dir / 'metrics.jsonl'
         if resume and saved.exists():
@@ -379,13 +398,25 @@ class MetricsLog:
             self.path.unlink()
 
     def add(self, rec: dict):
-        if self.run.rank == 0:
-            with open(self.path, 'a') as f:
-                f.write(json.dumps(rec) + '\n')
+        "Append a record; a non-finite number is written as null (valid JSON)."
+        if self.run.rank != 0:
+            return
+        rec = {k: None if isinstance(v, float) and not math.isfinite(v) else v for k, v in rec.items()}
+        with open(self.path, 'a') as f:
+            f.write(json.dumps(rec) + '\n')
+        if self.tb is not None:
+            if rec.get('val_loss') is not None and rec.get('train_loss') is not None:
+                rec = {**rec, 'gap': rec['val_loss'] - rec['train_loss']}
+            for key, tag in TB_SCALARS.items():
+                if rec.get(key) is not None:
+                    self.tb.add_scalar(tag, rec[key], rec['step'])
+            self.tb.flush()
 
     def close(self):
         if self.run.rank == 0 and self.path.exists():
             self.path.unlink()
+        if self.tb is not None:
+            self.tb.close()
 
 
 def resume_run(run: Run, model, opt, train_loader) -> tuple[int, float]:

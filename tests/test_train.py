@@ -114,3 +114,23 @@ def test_pickle_checkpoint_is_refused_without_running(tmp_path):
     with open(ck/'ckpt.pt', 'wb') as f: pickle.dump(Evil(), f)
     r = run_mypt('generate', '--model', ck, '--user', 'hi', check=2)
     assert 'refusing pickled file' in r.stderr and not marker.exists()
+
+def test_report_to_tensorboard_writes_event_files(tmp_path):
+    "A short run with report_to tensorboard: tensorboard's own reader finds the logged scalars, equal to metrics.jsonl."
+    pytest.importorskip('tensorboard')
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+    from mypt.prepare import prepare
+    prepare(ROOT/'data'/'sample'/'gold_en.jsonl', tmp_path/'ds', val_split=0.1)
+    cfg = tmp_path/'tb.json'
+    cfg.write_text(json.dumps({**json.loads((ROOT/'configs'/'cpu'/'tiny_test.json').read_text()), 'max_iters': 4,
+                               'eval_interval': 2, 'eval_iters': 1, 'log_interval': 1, 'report_to': 'tensorboard'}))
+    run_mypt('train', '--model_name', 'tb', '--config_file', cfg, '--dataset_dir', tmp_path/'ds', '--out_dir', tmp_path, check=0)
+    acc = EventAccumulator(str(tmp_path/'tb.tensorboard')); acc.Reload()
+    tags = set(acc.Tags()['scalars'])
+    assert {'train/loss', 'train/lr', 'train/tokens_per_s', 'train/useful_tokens_per_s', 'eval/train_loss', 'eval/val_loss', 'eval/gap'} <= tags
+    recs = [json.loads(l) for l in (tmp_path/'tb'/'metrics.jsonl').read_text().splitlines()]
+    want = [(r['step'], r['val_loss']) for r in recs if r['kind'] == 'eval']
+    got = [(e.step, e.value) for e in acc.Scalars('eval/val_loss')]
+    assert [s for s, _ in got] == [s for s, _ in want] == [0, 2, 4]
+    assert all(abs(a - b) < 1e-5 * abs(b) for (_, a), (_, b) in zip(got, want))
+    assert [e.step for e in acc.Scalars('train/loss')] == [1, 2, 3, 4]
