@@ -388,7 +388,8 @@ def explore(episodes:list[dict], tok:Tokenizer|None=None):
     from IPython.display import display, HTML
     tok = tok or Tokenizer()
     out = W.Output()
-    sl = W.IntSlider(0, 0, max(len(episodes)-1, 0), description='episode')
+    labels = [(f'{episode_id(ep, "-")} ({i + 1}/{len(episodes)})', i) for i, ep in enumerate(episodes)]
+    sl = W.SelectionSlider(options=labels, value=0, description='episode')   # shows the episode id, not an index
     show_ids = W.Checkbox(False, description='token table')
     def render(*_):
         ep = episodes[sl.value]; ids, mask = encode_episode(ep, tok)
