@@ -399,4 +399,12 @@ def explore(episodes:list[dict], tok:Tokenizer|None=None):
             display(HTML(mask_html(ids, mask, tok, episode_id(ep), kinds=token_kinds(ep, tok))))   # segment colours too
             if show_ids.value: display(pd.DataFrame({'token': tok.token_strs(ids), 'id': ids, 'mask': mask}))
     sl.observe(render, 'value'); show_ids.observe(render, 'value'); render()
-    return W.VBox([W.HBox([sl, show_ids]), out])
+    def static_view():   # what a page without a live kernel shows (the docs site): the episode on screen
+        ep = episodes[sl.value]; ids, mask = encode_episode(ep, tok)
+        return (f'<p><em>Explorer, {sl.label}: a static view; run the notebook to move through the episodes.</em></p>'
+                + pd.DataFrame([episode_stats(ep, tok)]).to_html(index=False)
+                + mask_html(ids, mask, tok, episode_id(ep), kinds=token_kinds(ep, tok)))
+    class Explorer(W.VBox):
+        def _repr_mimebundle_(self, **kwargs):
+            return {**(super()._repr_mimebundle_(**kwargs) or {}), 'text/html': static_view()}
+    return Explorer([W.HBox([sl, show_ids]), out])
