@@ -4,12 +4,12 @@
 
 # %% ../nbs/07_cli.ipynb #b05579a1
 from __future__ import annotations
-import importlib, sys
+import contextlib, importlib, io, sys
 from .core import InputError
 from . import __version__
 
 # %% auto #0
-__all__ = ['COMMANDS', 'main', 'entry']
+__all__ = ['COMMANDS', 'main', 'run_captured', 'entry']
 
 # %% ../nbs/07_cli.ipynb #24a438a5
 COMMANDS = {  # name: (module, function, one-line help)
@@ -63,6 +63,12 @@ def main(argv:list[str]|None=None) -> int:
     except SystemExit as e:   # argparse: 2 on bad usage, 0 on --help
         return e.code if isinstance(e.code, int) else (0 if e.code is None else 2)
     return int(rc or 0)
+
+def run_captured(*argv) -> tuple[int, str, str]:
+    "Run a mypt command in-process and capture it: (exit status, stdout, stderr), for notebooks and tests."
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err): rc = main([str(a) for a in argv])
+    return rc, out.getvalue(), err.getvalue()
 
 def entry():
     "Console-script wrapper: exit with `main`'s status; output that the terminal cannot encode is escaped, never fatal."

@@ -391,20 +391,18 @@ def explore(episodes:list[dict], tok:Tokenizer|None=None):
     labels = [(f'{episode_id(ep, "-")} ({i + 1}/{len(episodes)})', i) for i, ep in enumerate(episodes)]
     sl = W.SelectionSlider(options=labels, value=0, description='episode')   # shows the episode id, not an index
     show_ids = W.Checkbox(False, description='token table')
+    def view(ep) -> tuple[str, MaskView]:   # stats table and mask view (segment colours too) of one episode
+        v = MaskView(ep, tok)
+        return pd.DataFrame([episode_stats(ep, tok)]).to_html(index=False) + v._repr_html_(), v
     def render(*_):
-        ep = episodes[sl.value]; ids, mask = encode_episode(ep, tok)
+        html, v = view(episodes[sl.value])
         out.clear_output(wait=True)
         with out:
-            display(pd.DataFrame([episode_stats(ep, tok)]))
-            display(HTML(mask_html(ids, mask, tok, episode_id(ep), kinds=token_kinds(ep, tok))))   # segment colours too
-            if show_ids.value: display(pd.DataFrame({'token': tok.token_strs(ids), 'id': ids, 'mask': mask}))
+            display(HTML(html))
+            if show_ids.value: display(pd.DataFrame({'token': tok.token_strs(v.ids), 'id': v.ids, 'mask': v.mask}))
     sl.observe(render, 'value'); show_ids.observe(render, 'value'); render()
-    def static_view():   # what a page without a live kernel shows (the docs site): the episode on screen
-        ep = episodes[sl.value]; ids, mask = encode_episode(ep, tok)
-        return (f'<p><em>Explorer, {sl.label}: a static view; run the notebook to move through the episodes.</em></p>'
-                + pd.DataFrame([episode_stats(ep, tok)]).to_html(index=False)
-                + mask_html(ids, mask, tok, episode_id(ep), kinds=token_kinds(ep, tok)))
-    class Explorer(W.VBox):
+    class Explorer(W.VBox):   # a page without a live kernel (the docs site) shows the episode on screen, statically
         def _repr_mimebundle_(self, **kwargs):
-            return {**(super()._repr_mimebundle_(**kwargs) or {}), 'text/html': static_view()}
+            note = f'<p><em>Explorer, {sl.label}: a static view; run the notebook to move through the episodes.</em></p>'
+            return {**(super()._repr_mimebundle_(**kwargs) or {}), 'text/html': note + view(episodes[sl.value])[0]}
     return Explorer([W.HBox([sl, show_ids]), out])

@@ -80,16 +80,16 @@ def _cwd(path):
 def constant_blocks(source:str) -> list[str]:
     "An API block for each public module-level constant (an UPPER_CASE name) an export cell assigns: its definition."
     import ast
-    try: tree = ast.parse('\n'.join(l for l in source.splitlines() if not DIRECTIVE.match(l)))
+    lines = [l for l in source.splitlines() if not DIRECTIVE.match(l)]
+    try: tree = ast.parse('\n'.join(lines))
     except SyntaxError: return []
-    text = '\n'.join(l for l in source.splitlines() if not DIRECTIVE.match(l))
     blocks = []
     for node in tree.body:
         targets = node.targets if isinstance(node, ast.Assign) else [node.target] if isinstance(node, ast.AnnAssign) else []
         for t in (e for tgt in targets for e in (tgt.elts if isinstance(tgt, ast.Tuple) else [tgt])):
             if isinstance(t, ast.Name) and re.fullmatch(r'[A-Z][A-Z0-9_]*', t.id):
-                lines = text.splitlines()[node.lineno - 1:node.end_lineno]
-                code = '\n'.join(lines[:12] + (['...'] if len(lines) > 12 else []))
+                defn = lines[node.lineno - 1:node.end_lineno]
+                code = '\n'.join(defn[:12] + (['...'] if len(defn) > 12 else []))
                 blocks.append(f'---\n\n### {t.id}\n\n{_fence(code, "python")}')
     return blocks
 
@@ -209,16 +209,14 @@ _BACKTICK = re.compile(r'(?<!\[)`([A-Za-z_][\w.]*)(\(\))?`(?!\]\()')
 
 def linkify(text:str, links:dict, here:str) -> str:
     "Link `name` to its API block (outside code fences), as nbdev's add_links does for its own site."
+    def sub(m):
+        if m.group(1) not in links: return m.group(0)
+        page, anchor = links[m.group(1)]
+        return f'[`{m.group(1)}{m.group(2) or ""}`]({"" if page == here else page}#{anchor})'
     out, fence = [], False
     for line in text.splitlines():
         if line.lstrip().startswith(('```', '~~~')): fence = not fence
-        elif not fence and not line.startswith('    '):
-            def sub(m):
-                target = links.get(m.group(1))
-                if not target: return m.group(0)
-                page, anchor = target
-                return f'[`{m.group(1)}{m.group(2) or ""}`]({"" if page == here else page}#{anchor})'
-            line = _BACKTICK.sub(sub, line)
+        elif not fence and not line.startswith('    '): line = _BACKTICK.sub(sub, line)
         out.append(line)
     return '\n'.join(out)
 
