@@ -60,16 +60,17 @@ def _last_logits(model: GPT, idx, pos, attn_mask, kv=None):
 
 @torch.no_grad()
 def _generate_rows(
-    model: GPT, prompts: list[list[int]], n: int, temperature, top_k, top_p, generator, stop_ids, use_cache: bool
+    model: GPT, prompts: list[list[int]], caps: list[int], temperature, top_k, top_p, generator, stop_ids, use_cache: bool
 ) -> list[list[int]]:
-    "Decode up to `n` tokens for a batch of prompts, left-padded to the longest."
+    "Decode up to `caps[i]` tokens for prompt `i` of a batch, left-padded to the longest."
     device = _param(model).device
-    B, P = len(prompts), max(map(len, prompts))
+    B, P, n = len(prompts), max(map(len, prompts)), max(caps)
     idx = torch.tensor([[PAD_ID] * (P - len(p)) + p for p in prompts], dtype=torch.long, device=device)
     pad = torch.tensor([P - len(p) for p in prompts], device=device)[:, None]
     slots = torch.arange(P + n, device=device)
     real = slots[None] >= pad  # (B, P + n): padding slots are not real
-    pos = (slots[None] - pad).clamp(min=0)  # each row counts positions from its first real token
+    pos = (slots[None] - pad).clamp(0, model.config.block_size - 1)  # from the row's first real token; rows past
+    # their budget ride along at the last position (their tokens are dropped)
     padded = bool(pad.any())
 
     def attn(q0, q1):  # queries q0..q1-1 over keys 0..q1-1: causal, real sees real only
@@ -81,13 +82,14 @@ def _generate_rows(
     kv = KVCache(model.config, B, P + n - 1, device, _param(model).dtype) if use_cache else None
     stop = torch.tensor(list(stop_ids), dtype=torch.long, device=device)
     done = torch.zeros(B, dtype=torch.bool, device=device)
+    cap = torch.tensor(caps, device=device)
     seq, out = idx, []
     logits = _last_logits(model, idx, pos[:, :P], attn(0, P), kv)
     for step in range(n):
         nxt = sample_next(logits, temperature, top_k, top_p, generator)
         out.append(nxt)
-        done |= torch.isin(nxt, stop)
-        if step == n - 1 or bool(done.all()):
+        done |= torch.isin(nxt, stop) | (cap <= step + 1)  # closed, or out of budget
+        if bool(done.all()):
             break
         s = P + step  # the slot of `nxt`
         if use_cache:
@@ -96,7 +98,8 @@ def _generate_rows(
             seq = torch.cat([seq, nxt[:, None]], 1)
             logits = _last_logits(model, seq, pos[:, : s + 1], attn(0, s + 1))
     rows, stops = torch.stack(out, 1).tolist(), set(stop_ids)
-    for r in rows:
+    for r, c in zip(rows, caps):
+        del r[c:]
         cut = next((i for i, t in enumerate(r) if t in stops), None)
         if cut is not None:
             del r[cut + 1 :]
@@ -139,17 +142,15 @@ def generate_batch(
     model.eval()
     out = [[] for _ in prompts]
     try:
-        for n in sorted(set(budget)):
-            if n <= 0:
-                continue
-            rows = sorted((i for i in range(len(prompts)) if budget[i] == n), key=lambda i: (len(prompts[i]), i))
-            for b in range(0, len(rows), batch_size):
-                chunk = rows[b : b + batch_size]
-                new = _generate_rows(
-                    model, [prompts[i] for i in chunk], n, temperature, top_k, top_p, gen, stop_ids, use_cache
-                )
-                for i, r in zip(chunk, new):
-                    out[i] = r
+        rows = sorted((i for i in range(len(prompts)) if budget[i] > 0), key=lambda i: (budget[i], len(prompts[i]), i))
+        for b in range(0, len(rows), batch_size):  # similar budgets together: little decoding past a row's end
+            chunk = rows[b : b + batch_size]
+            new = _generate_rows(
+                model, [prompts[i] for i in chunk], [budget[i] for i in chunk], temperature, top_k, top_p, gen, stop_ids,
+                use_cache,
+            )
+            for i, r in zip(chunk, new):
+                out[i] = r
     finally:
         model.train(was_training)
     return out

@@ -4,7 +4,7 @@
 
 # %% ../nbs/02a_model.ipynb #8738dc1b
 from __future__ import annotations
-import math, re
+import ctypes, math, re
 from dataclasses import dataclass, asdict, fields
 import torch, torch.nn as nn, torch.nn.functional as F
 from torch.utils.checkpoint import checkpoint
@@ -13,7 +13,7 @@ from .core import InputError, check_fields
 # %% auto #0
 __all__ = ['GPT_RULES', 'PEAK_BF16', 'GPTConfig', 'packed_block_mask', 'packed_attn_mask', 'CausalSelfAttention', 'MLP', 'Block',
            'KVCache', 'ChunkedLinearCE', 'GPT', 'greedy_reference', 'configure_optimizer', 'peak_flops', 'step_flops',
-           'flops_per_token', 'check_device', 'pick_device']
+           'flops_per_token', 'check_device', 'pick_device', 'keep_freed_memory']
 
 # %% ../nbs/02a_model.ipynb #e48ef191
 _positive = (lambda v: v > 0, 'must be positive')
@@ -150,7 +150,9 @@ class ChunkedLinearCE(torch.autograd.Function):
 
     # Each chunk's logits live only inside the loop: softmax minus one-hot is the gradient of the
     # loss w.r.t. the logits, so it is turned into grad_h and grad_w right away and dropped. Peak
-    # memory is one chunk of logits, with three matmuls per chunk and no recomputation.
+    # memory is one chunk of logits, with three matmuls per chunk and no recomputation. The softmax
+    # is computed in place (max, exp, sum, divide): on a CPU each extra (n, V) pass or copy costs
+    # as much as a matmul.
     @staticmethod
     def forward(ctx, h, w, tgt, chunk: int, wt=None):
         dt = torch.get_autocast_dtype(h.device.type) if torch.is_autocast_enabled(h.device.type) else h.dtype
@@ -161,13 +163,16 @@ class ChunkedLinearCE(torch.autograd.Function):
         gw = torch.zeros(w.shape, dtype=torch.float32, device=w.device) if need else None
         for i in range(0, h.shape[0], chunk):
             hc, tc = hc_all[i : i + chunk], tgt[i : i + chunk]
-            logits = (hc @ wc.t()).float()
-            lse = torch.logsumexp(logits, dim=-1)
-            tok_loss = lse - logits.gather(1, tc[:, None]).squeeze(1)  # (n,)
+            logits = (hc @ wc.t()).float()  # (n, V)
+            picked = logits.gather(1, tc[:, None]).squeeze(1)  # (n,) the targets' logits
+            top = logits.amax(dim=-1, keepdim=True)  # (n, 1)
+            p = logits.sub_(top).exp_()  # in place: exp(logits - max), never a second (n, V) tensor
+            z = p.sum(dim=-1, keepdim=True)  # (n, 1)
+            tok_loss = (top + z.log()).squeeze(1) - picked  # logsumexp - target logit
             wc_ = None if wt is None else wt[i : i + chunk].float()  # (n,) weights
             total += (tok_loss if wc_ is None else tok_loss * wc_).sum()
             if need:
-                p = logits.sub_(lse[:, None]).exp_()  # softmax, in place
+                p.div_(z)  # softmax
                 p[torch.arange(len(tc), device=p.device), tc] -= 1.0  # minus one-hot
                 if wc_ is not None:
                     p.mul_(wc_[:, None])  # weighted tokens: scaled gradient
@@ -378,3 +383,14 @@ def pick_device(device: str | None = None, local_rank: int = 0) -> str:
     if getattr(torch.backends, 'mps', None) and torch.backends.mps.is_available():
         return 'mps'
     return 'cpu'
+
+# %% ../nbs/02a_model.ipynb #3e11796b
+def keep_freed_memory() -> bool:
+    "Ask glibc to keep freed blocks for reuse instead of unmapping them (CPU training); False when not glibc."
+    try:
+        libc = ctypes.CDLL(None)
+        mallopt = libc.mallopt
+    except (OSError, AttributeError):
+        return False
+    M_TRIM_THRESHOLD, M_TOP_PAD, M_MMAP_THRESHOLD = -1, -2, -3   # from glibc's malloc.h
+    return all(mallopt(k, v) == 1 for k, v in ((M_MMAP_THRESHOLD, 1 << 30), (M_TRIM_THRESHOLD, 1 << 30), (M_TOP_PAD, 1 << 28)))

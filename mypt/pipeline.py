@@ -110,7 +110,7 @@ DEMO_NOTE = ('Note: the demo fine-tunes the bundled tiny base (6 layers, 256 wid
              'Python and Debian documentation on one CPU thread) for a few CPU minutes. It learns the format: replies\n'
              'close with </myPT_assistant> and follow the prompt\'s language far more often than the base, whose replies\n'
              'never close. The text itself is not fluent at this size; the guide\'s targets assume a real base on a GPU.')
-DEMO_PARAMS = {'config_file': None, 'max_iters': 200, 'eval_interval': 50, 'max_new_tokens': 128, 'n_prompts': 12}
+DEMO_PARAMS = {'config_file': None, 'max_iters': 200, 'eval_interval': 50, 'max_new_tokens': 128, 'n_prompts': 12, 'show_resume': False}
 
 @command('mypt demo', 'Run the whole pipeline on the bundled sample episodes (CPU, a few minutes).')
 def demo_main(run_dir:str='runs/demo',

@@ -15,7 +15,7 @@ from .core import InputError, UsageError, check_fields, check_replaceable, comma
 from .core import refuse_overlap
 from .tokens import tokenizer_state
 from .dataset import open_dataset, SFT_SCHEMA
-from .model import GPT, GPTConfig, configure_optimizer, step_flops, peak_flops, pick_device
+from .model import GPT, GPTConfig, configure_optimizer, step_flops, peak_flops, pick_device, keep_freed_memory
 from .data import GPTEpisodeDataLoader, TokenStreamLoader, eval_batches, pack_rows, packing_summary, format_packing
 from .checkpoint import CHECKPOINT_NAMES, save_checkpoint, load_model, check_arch, restore_training
 
@@ -181,6 +181,7 @@ def setup_run(mc:GPTConfig, tc:TrainConfig, out_dir, quiet:bool=False) -> Run:
     device = pick_device(tc.device, local_rank)
     check_memory(mc, tc, device)
     if device.startswith('cuda'): torch.cuda.set_device(device)
+    if device == 'cpu': keep_freed_memory()   # no page faults on every step's large temporaries
     dt = tc.dtype
     if dt == 'auto': dt = 'bfloat16' if device.startswith('cuda') and torch.cuda.is_bf16_supported() else 'float32'
     torch.manual_seed(tc.seed)

@@ -84,6 +84,26 @@ def test_batched_prompts_of_different_lengths_match_one_by_one():
     assert generate_batch(m, prompts, 15, temperature=0, stop_ids=(), use_cache=False, batch_size=2) == alone
 
 
+def test_prompts_with_their_own_budgets_share_one_batch():
+    "Per-prompt budgets (the checklist's 2 x reference) decode together; each row stops at its own budget."
+    m = random_model()
+    g = torch.Generator().manual_seed(4)
+    prompts = [torch.randint(0, 50000, (n,), generator=g).tolist() for n in (6, 11, 3, 20)]
+    budgets = [9, 2, 17, 5]
+    alone = [generate(m, p, b, temperature=0, stop_ids=()) for p, b in zip(prompts, budgets)]
+    assert [len(r) for r in alone] == budgets
+    assert generate_batch(m, prompts, budgets, temperature=0, stop_ids=()) == alone
+    assert generate_batch(m, prompts, budgets, temperature=0, stop_ids=(), batch_size=3) == alone
+
+
+def test_rows_past_their_budget_ride_along_at_the_last_position():
+    "A short-budget row at the block's end keeps decoding (dropped) while a long-budget row still runs."
+    m = random_model(block_size=32)
+    near_end, short = list(range(100, 130)), list(range(200, 205))   # 30 tokens: 3 positions left
+    alone = [generate(m, near_end, 3, temperature=0, stop_ids=()), generate(m, short, 20, temperature=0, stop_ids=())]
+    assert generate_batch(m, [near_end, short], [3, 20], temperature=0, stop_ids=()) == alone
+
+
 def test_sampling_is_repeatable_with_a_seed():
     m, p = random_model(), list(range(100, 110))
     a = generate(m, p, 15, temperature=1.0, top_k=50, top_p=0.9, seed=11, stop_ids=())
