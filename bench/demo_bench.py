@@ -5,7 +5,7 @@ Training: the trainer's own `train_step` on the demo config (data/base/tiny_base
 the bundled set), float32 vs bfloat16 autocast, with glibc's default handling of freed memory vs
 `keep_freed_memory` (what the trainer does on CPU). Each variant runs in its own process (own allocator
 settings and peak memory).
-Generation: the checklist's 12 val prompts with budgets of 2 x their reference reply, sampled at 0.7,
+Generation: 6 of the checklist's val prompts with budgets of 2 x their reference reply, sampled at 0.7,
 decoded in one batch vs one prompt at a time (which is what grouping prompts by equal budget amounted to).
 
     python bench/demo_bench.py            # needs a prepared demo dataset: `mypt demo` makes runs/demo/dataset
@@ -34,7 +34,7 @@ def train_worker(dtype, keep, dataset_dir, steps):
     print(json.dumps({'step_ms': 1000 * dt, 'tok_s': tc.batch_size * mc.block_size / dt, 'peak_mb': peak_rss_mb(),
                       'threads': torch.get_num_threads()}))
 
-def generation(dataset_dir, n_prompts=12):
+def generation(dataset_dir, n_prompts=6):
     from mypt.checkpoint import load_model
     from mypt.evaluate import val_prompts, reply_budget
     from mypt.generate import generate_batch

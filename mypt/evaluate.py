@@ -4,7 +4,7 @@
 
 # %% ../nbs/04_eval.ipynb #cc5ebfb3
 from __future__ import annotations
-import html, json, math, sys
+import hashlib, html, json, math, sys
 from itertools import takewhile
 from pathlib import Path
 import numpy as np, torch
@@ -20,10 +20,11 @@ from .dataset import open_dataset
 
 # %% auto #0
 __all__ = ['ZONE_COLORS', 'DEFAULT_SYSTEM', 'DEFAULT_PROMPTS', 'BUDGET_FACTOR', 'CLOSED_SHARE_MIN', 'BASE_CLOSED_MAX',
-           'LANGUAGE_SHARE_MIN', 'LOSS_MARGIN_MIN', 'CHECKPOINT_FILES', 'step0_checkpoint', 'evaluate_loss', 'gap_zone',
-           'read_metrics', 'plot_curves', 'fake_metrics', 'prompt_ids', 'prompt_label', 'reply_budget', 'compare',
-           'comparison_summary', 'comparison_html', 'val_prompts', 'default_prompts', 'checklist', 'checklist_table',
-           'checklist_markdown', 'write_checklist', 'write_report', 'read_prompts', 'evaluate_main']
+           'LANGUAGE_SHARE_MIN', 'LOSS_MARGIN_MIN', 'CHECKPOINT_FILES', 'step0_checkpoint', 'weights_digest',
+           'evaluate_loss', 'gap_zone', 'read_metrics', 'plot_curves', 'fake_metrics', 'prompt_ids', 'prompt_label',
+           'reply_budget', 'compare', 'comparison_summary', 'comparison_html', 'val_prompts', 'default_prompts',
+           'checklist', 'checklist_table', 'checklist_markdown', 'write_checklist', 'write_report', 'read_prompts',
+           'evaluate_main']
 
 # %% ../nbs/04_eval.ipynb #469910d7
 def step0_checkpoint(ckpt_dir, out) -> Path:
@@ -46,9 +47,28 @@ def _split_of(data, split:str):
         raise InputError(f'expected an episode-indexed SFT dataset, got {ds.kind!r}', Path(data))
     return ds.split(split)
 
+def weights_digest(model) -> str:
+    "sha256 over a model's tensors (names, dtypes, shapes, bytes): equal for the same weights however they were loaded."
+    h = hashlib.sha256()
+    for name, t in model.state_dict().items():
+        t = t.detach().to('cpu').contiguous()
+        h.update(f'{name}:{t.dtype}:{tuple(t.shape)}'.encode())
+        h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes())
+    return h.hexdigest()
+
+def _files_stamp(folder:Path) -> tuple:
+    return tuple((p.name, p.stat().st_size, p.stat().st_mtime_ns) for p in sorted(folder.rglob('*')) if p.is_file())
+
+_LOSSES: dict = {}   # (weights, dataset files, split, batch size) -> result of evaluate_loss; the last few only
+
 @torch.no_grad()
 def evaluate_loss(model, dataset_dir, split:str='val', batch_size:int=8) -> dict:
-    "Assistant-only loss and perplexity over every episode of a split (token-weighted mean)."
+    "Assistant-only loss and perplexity over every episode of a split (token-weighted mean).\n\n    The result for the same weights on the same dataset files is remembered, so `compare` and `checklist` on one\n    run evaluate each model once."
+    key = None
+    if not hasattr(dataset_dir, 'episode'):   # a dataset folder (a split object in memory is not remembered)
+        folder = Path(dataset_dir).resolve()
+        key = (weights_digest(model), str(folder), _files_stamp(folder), split, batch_size)
+        if key in _LOSSES: return dict(_LOSSES[key])
     sp = _split_of(dataset_dir, split)
     lengths = np.asarray(sp.lengths, dtype=np.int64)
     T, device = model.config.block_size, next(model.parameters()).device
@@ -71,7 +91,11 @@ def evaluate_loss(model, dataset_dir, split:str='val', batch_size:int=8) -> dict
     finally: model.train(was_training)
     if count == 0: raise InputError(f'no assistant tokens in the {split} split', where)
     loss = total / count
-    return {'loss': loss, 'perplexity': math.exp(loss), 'tokens': count, 'episodes': len(order)}
+    out = {'loss': loss, 'perplexity': math.exp(loss), 'tokens': count, 'episodes': len(order)}
+    if key is not None:
+        _LOSSES[key] = out
+        while len(_LOSSES) > 8: _LOSSES.pop(next(iter(_LOSSES)))
+    return dict(out)
 
 # %% ../nbs/04_eval.ipynb #b9e92623
 ZONE_COLORS = {'ok': '#2ca02c', 'warning': '#ff7f0e', 'overfitting': '#d62728'}

@@ -384,7 +384,7 @@ def pick_device(device: str | None = None, local_rank: int = 0) -> str:
         return 'mps'
     return 'cpu'
 
-# %% ../nbs/02a_model.ipynb #3e11796b
+# %% ../nbs/02a_model.ipynb #1ed20f6c
 def keep_freed_memory() -> bool:
     "Ask glibc to keep freed blocks for reuse instead of unmapping them (CPU training); False when not glibc."
     try:

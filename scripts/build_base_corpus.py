@@ -6,8 +6,9 @@ Python Software Foundation License 2), rendered as Markdown-like plain text: tut
 language reference, then library chapters in a fixed pseudo-random order up to `--en_chars`.
 German: the Debian Reference and the Debian Developer's Reference in German (Debian
 `debian-reference-de`, `developers-reference-de`, GNU GPL 2 or later), their plain-text renderings
-with tables and tables of contents removed and wrapped lines joined. `--langs en` leaves the GPL
-part out.
+with tables and tables of contents removed and wrapped lines joined; and the German manual pages of
+Debian `manpages-de` (GNU GPL 3 or later), troff rendered as Markdown-like text, one document per
+page. `--langs en` leaves the GPL part out.
 
 The packages are fetched with `apt-get download` (or taken from `--deb_dir`) and checked against
 pinned sha256s; they are unpacked in Python, nothing is installed. The output is a folder of
@@ -27,8 +28,10 @@ PACKAGES = {   # name: (version, sha256 of the .deb, licence)
     'python3.11-doc': ('3.11.2-6+deb12u9', '5b3594189d6ef9a6963ce0347fd307a1cc67620ad697e144db366070e2e146be', 'PSF-2.0'),
     'debian-reference-de': ('2.100', '3b0ce65fd63e75ddf8eb07ca36293425135080e690a07e06a6ac8bc8040ef0aa', 'GPL-2.0-or-later'),
     'developers-reference-de': ('12.18', '281f0c2b24139e0ac83117c3e95b60458a6644fe14c82cf9ea78e87ea8c175d7', 'GPL-2.0-or-later'),
+    'manpages-de': ('4.18.1-1', '37d2e7ee51f22952aecec3af93647ff59194a3c74bb7a694560f49c7f7ab3978', 'GPL-3.0-or-later'),
 }
-LANG_PACKAGES = {'en': ['python3.11-doc'], 'de': ['debian-reference-de', 'developers-reference-de']}
+LANG_PACKAGES = {'en': ['python3.11-doc'], 'de': ['debian-reference-de', 'developers-reference-de', 'manpages-de']}
+MAN_DIR = 'usr/share/man/de/'
 PY_SOURCES = 'usr/share/doc/python3.11/html/_sources/'
 EN_SECTIONS = ['tutorial', 'faq', 'howto', 'reference', 'library']   # in this order; library fills up to the cap
 DE_FILES = {'debian-reference-de': 'usr/share/debian-reference/debian-reference.de.txt.gz',
@@ -250,6 +253,66 @@ def german_text(raw: str) -> str:
         out.extend([l.strip() for l in p] + [''])
     return join_paragraphs(out)
 
+TROFF_CHARS = {'-': '-', 'e': '\\', '&': '', ',': '', '/': '', '|': '', '^': '', ' ': ' ', '~': ' ', 'c': '', '0': ' ',
+               ':': '', '%': '', "'": "'", '`': '`', '.': '.'}
+TROFF_NAMED = {'bu': '•', 'em': '—', 'en': '–', 'aq': "'", 'dq': '"', 'lq': '“', 'rq': '”', 'co': '©', 'rg': '®', 'mi': '-',
+               'hy': '-', 'ti': '~', 'ha': '^', 'at': '@', 'sl': '/', 'rs': '\\', 'oq': '‘', 'cq': '’', 'Fo': '«', 'Fc': '»',
+               'fo': '‹', 'fc': '›', 'ss': 'ss', 'lA': '⇐', 'rA': '⇒', '->': '→', '<-': '←', 'mu': '×', 'de': '°', 'tm': '™',
+               'Bq': '„', 'bq': '‚', 'pl': '+', 'eq': '=', 'lt': '<', 'gt': '>', 'ba': '|', 'or': '|', 'sq': '□', 'ga': '`'}
+
+def troff_inline(s: str) -> str:
+    "A troff text line to plain text: fonts dropped, escapes and named characters resolved."
+    s = re.sub(r'\\f(\[[^\]]*\]|\(..|.)', '', s)                         # font changes
+    s = re.sub(r'\\\*(\[[^\]]*\]|\(..|.)', lambda m: {'(lq': '“', '(rq': '”', 'R': '®', '(Tm': '™'}.get(m.group(1), ''), s)
+    s = re.sub(r'\\\[(\w+)\]|\\\((..)', lambda m: TROFF_NAMED.get(m.group(1) or m.group(2), ''), s)
+    s = re.sub(r'\\[sv]-?\d+|\\[hvwkoHSzlLDXNbxZ]\'[^\']*\'|\\n(\(..|.)', '', s)  # spacing, motions, registers
+    s = re.sub(r'\\(.)', lambda m: TROFF_CHARS.get(m.group(1), m.group(1)), s)
+    return s
+
+def _macro_args(rest: str) -> list[str]:
+    return [a.strip('"') for a in re.findall(r'"[^"]*"|\S+', rest)]
+
+def manpage_text(raw: str) -> str:
+    "A man page (man macros) as Markdown-like text: headings, paragraphs, option lists, literal blocks."
+    out, code = [], False
+    for line in raw.replace('\t', '        ').splitlines():
+        if line.startswith(('.\\"', "'\\\"", '\\"')) or line.strip() in ('.', "'"): continue
+        if not line.startswith(('.', "'")):
+            out.append(troff_inline(line) if code else troff_inline(line).strip())
+            continue
+        m = re.match(r"^[.']\s*(\w+)\s*(.*)$", line)
+        if not m: continue
+        mac, rest = m.group(1), m.group(2)
+        if mac in ('nf', 'EX'):
+            if not code: out.extend(['', '```']); code = True
+        elif mac in ('fi', 'EE'):
+            if code: out.extend(['```', '']); code = False
+        elif code: continue
+        elif mac == 'TH':
+            a = _macro_args(rest)
+            out.extend([f"# {a[0]}({a[1]})" if len(a) > 1 else f'# {rest}', ''])
+        elif mac in ('SH', 'SS'):
+            out.extend(['', ('## ' if mac == 'SH' else '### ') + troff_inline(' '.join(_macro_args(rest))).strip(), ''])
+        elif mac in ('PP', 'LP', 'P', 'sp', 'br', 'RS', 'RE', 'in', 'HP', 'TQ'):
+            out.append('')
+        elif mac == 'TP':
+            out.extend(['', '- '])                                            # the next line is the term
+        elif mac == 'IP':
+            a = _macro_args(rest)
+            out.extend(['', '- ' + troff_inline(a[0]) + ' ' if a and a[0] not in ('', '\\(bu', '\\[bu]', '*') else '- '])
+        elif mac in ('B', 'I', 'SM', 'SB', 'BR', 'RB', 'IR', 'RI', 'BI', 'IB', 'UR', 'MT', 'OP'):
+            a = _macro_args(rest)
+            sep = ' ' if mac in ('B', 'I', 'SM', 'SB', 'UR', 'MT', 'OP') else ''
+            out.append(troff_inline(sep.join(a)).strip())
+    if code: out.append('```')
+    merged = []                                                               # '- ' + its term line
+    for l in out:
+        if merged and merged[-1].startswith('- ') and merged[-1].endswith(' ') and l:
+            merged[-1] += l
+        else:
+            merged.append(l)
+    return join_paragraphs([l.rstrip() if l != '- ' else '' for l in merged])
+
 def chunks(text: str, size: int) -> list[str]:
     "Split at paragraph boundaries (never inside a code fence) into pieces of about `size` characters."
     pieces, cur, n, code = [], [], 0, False
@@ -284,6 +347,18 @@ def german_docs(debs: dict[str, bytes], chunk_chars: int) -> dict[str, str]:
             docs[f'de/{name}-{k:03d}.txt'] = piece
     return docs
 
+def manpage_docs(deb: bytes, min_chars: int = 400) -> dict[str, str]:
+    "One document per German manual page (sections 1-8), pages shorter than `min_chars` left out."
+    files = deb_files(deb, lambda p: p.startswith(MAN_DIR) and p.endswith('.gz') and p[len(MAN_DIR):].startswith('man'))
+    docs = {}
+    for p in sorted(files):
+        raw = gzip.decompress(files[p]).decode('utf-8', errors='replace')
+        if raw.lstrip().startswith('.so '): continue                        # a link to another page
+        text = manpage_text(raw)
+        if len(text) < min_chars: continue
+        docs['de/man-' + p[len(MAN_DIR):].removesuffix('.gz').replace('/', '_') + '.txt'] = text
+    return docs
+
 def corpus_sha256(root: Path, docs: dict[str, str]) -> str:
     "The hash `mypt prepare-text --input ROOT` records as `source.sha256`: over sorted (name, file sha256)."
     h = hashlib.sha256()
@@ -296,8 +371,8 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     ap.add_argument('--out', default='build/base_corpus', help='output folder (its corpus/ is replaced)')
     ap.add_argument('--deb_dir', default=None, help='folder with the pinned .deb files (default OUT/debs; fetched with apt-get download)')
-    ap.add_argument('--langs', default='en,de', help='comma-separated: en (PSF), de (GPL-2.0-or-later)')
-    ap.add_argument('--en_chars', type=int, default=3_200_000, help='cap on the English text, in characters')
+    ap.add_argument('--langs', default='en,de', help='comma-separated: en (PSF), de (GPL-2.0-or-later and GPL-3.0-or-later)')
+    ap.add_argument('--en_chars', type=int, default=8_000_000, help='cap on the English text, in characters')
     ap.add_argument('--de_chunk_chars', type=int, default=20_000, help='size of a German document')
     a = ap.parse_args(argv)
     out = Path(a.out); deb_dir = Path(a.deb_dir) if a.deb_dir else out/'debs'
@@ -306,7 +381,9 @@ def main(argv=None) -> int:
     debs = {n: fetch_deb(n, deb_dir) for l in langs for n in LANG_PACKAGES[l]}
     docs = {}
     if 'en' in langs: docs.update(english_docs(debs['python3.11-doc'], a.en_chars))
-    if 'de' in langs: docs.update(german_docs(debs, a.de_chunk_chars))
+    if 'de' in langs:
+        docs.update(german_docs(debs, a.de_chunk_chars))
+        docs.update(manpage_docs(debs['manpages-de']))
     root = out/'corpus'
     if root.exists(): shutil.rmtree(root)
     for rel, text in sorted(docs.items()):

@@ -43,6 +43,7 @@ def main(argv=None) -> int:
     ap.add_argument('--config', required=True)
     ap.add_argument('--train_seconds', type=int, required=True)
     ap.add_argument('--threads', type=int, default=1)
+    ap.add_argument('--nice', type=int, default=19)
     ap.add_argument('--dtype', default='float16', choices=['float16', 'bfloat16'])
     ap.add_argument('--out', required=True, help='base model folder, e.g. data/base/tiny_base')
     a = ap.parse_args(argv)
@@ -84,14 +85,14 @@ def main(argv=None) -> int:
     tokens_seen = steps * tc['batch_size'] * T * tc['gradient_accumulation_steps']
     tok_s = [r['tok_s'] for r in trains if 'tok_s' in r]
     last = evals[-1]
-    picks = [r for r in evals if r['step'] in {0, 40, 80, 160, 240, 320} or r is last]
+    picks = evals[:: max(1, len(evals) // 10)] + ([last] if evals[:: max(1, len(evals) // 10)][-1] is not last else [])
     rows = '\n'.join(f"| {r['step']} | {r['step'] * tc['batch_size'] * T / 1e6:.2f} | {r['train_loss']:.3f} | {r['val_loss']:.3f} |" for r in picks)
     name = out.name
     card = f"""# {name}: mypt's tiny pretrained base model
 
 A {mc['n_layer']}-layer, {mc['n_embd']}-wide GPT ({n_params/1e6:.1f}M parameters with the tied embedding) pretrained
 from scratch on about {meta['num_train_tokens']/1e6:.1f}M tokens of openly licensed technical text, English and German,
-on one CPU thread. It knows some English and German and the look of technical prose and code, and nothing about
+on {a.threads} CPU thread{'s' if a.threads > 1 else ''}. It knows some English and German and the look of technical prose and code, and nothing about
 chat: it has never seen a MyPT tag, so it does not close `</myPT_assistant>`. It is the starting point of
 `mypt demo`, which fine-tunes it on the bundled bilingual episodes in a few CPU minutes:
 `mypt train --init_from_model data/base/{name} ...`.
@@ -110,8 +111,9 @@ sha256 of `model.safetensors`: `{digest}`
 
 | part | source | licence |
 | --- | --- | --- |
-| English | reStructuredText sources of the Python 3.11 documentation (Debian `python3.11-doc` 3.11.2-6+deb12u9): tutorial, FAQ, HOWTOs, language reference and a fixed selection of library chapters, rendered as Markdown-like text | Python Software Foundation License Version 2; Copyright © 2001-2023 Python Software Foundation; All Rights Reserved |
+| English | reStructuredText sources of the Python 3.11 documentation (Debian `python3.11-doc` 3.11.2-6+deb12u9): tutorial, FAQ, HOWTOs, language reference and library chapters (in a fixed order, up to the script's `--en_chars`), rendered as Markdown-like text | Python Software Foundation License Version 2; Copyright © 2001-2023 Python Software Foundation; All Rights Reserved |
 | German | the Debian Reference (Osamu Aoki and translators, Debian `debian-reference-de` 2.100) and the Debian Developer's Reference (Debian `developers-reference-de` 12.18), plain text, tables and contents lists removed | GNU General Public License, version 2 or later |
+| German | the German manual pages of Debian `manpages-de` 4.18.1-1 (manpages-l10n translators; sections 1-8, pages under 400 characters left out), troff rendered as Markdown-like text, one document per page | GNU General Public License, version 3 or later |
 
 The corpus is built by `scripts/build_base_corpus.py` from the pinned packages (their sha256s are in the script):
 {meta['num_train_documents'] + meta['num_val_documents']} documents, {meta['num_train_tokens'] + meta['num_val_tokens']:,} tokens
@@ -126,17 +128,17 @@ The corpus sha256 is the `source.sha256` that `mypt prepare-text` records for it
 ## Recipe
 
 ```bash
-scripts/pretrain_base.sh        # corpus, prepare-text, train (configs/base/{name}.json), cast, this card
+THREADS={a.threads} NICE={a.nice} scripts/pretrain_base.sh   # corpus, prepare-text, train (configs/base/{name}.json), cast, this card
 ```
 
 Architecture and training: `configs/base/{name}.json`: n_layer {mc['n_layer']}, n_embd {mc['n_embd']}, n_head {mc['n_head']},
 block_size {T}, vocab_size {mc['vocab_size']}, no bias, no dropout; AdamW, learning rate {tc['learning_rate']} with {tc['warmup_iters']} warmup
 steps and cosine decay to {tc['min_lr']}, weight decay {tc['weight_decay']}, batch {tc['batch_size']} × {T} tokens, {steps} steps,
-autocast dtype {tc['dtype']} on CPU, torch {torch.__version__}, {a.threads} thread(s) at nice 19 on {platform.machine()}
+autocast dtype {tc['dtype']} on CPU, torch {torch.__version__}, {a.threads} thread(s) at nice {a.nice} on {platform.machine()}
 ({platform.processor() or 'CPU'}).
 
 Trained on {tokens_seen/1e6:.2f}M tokens ({tokens_seen/meta['num_train_tokens']:.2f} passes over the train split) in
-{a.train_seconds/60:.0f} minutes of wall time (median {np.median(tok_s):.0f} tokens/s; the machine was shared).
+{a.train_seconds/60:.0f} minutes of wall time (median {np.median(tok_s):.0f} tokens/s).
 
 | step | tokens (M) | train loss | val loss |
 | ---: | ---: | ---: | ---: |

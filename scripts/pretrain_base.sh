@@ -33,4 +33,4 @@ mypt train --model_name "$NAME" --config_file "$CONFIG" --dataset_dir "$BUILD/te
 seconds=$(( $(date +%s) - start ))
 echo "== 4/4 ship data/base/$NAME"
 run scripts/finish_base.py --checkpoint "$BUILD/checkpoints/$NAME" --dataset_dir "$BUILD/text" --corpus_log "$BUILD/corpus.log" \
-    --config "$CONFIG" --train_seconds "$seconds" --threads "$THREADS" --out "data/base/$NAME"
+    --config "$CONFIG" --train_seconds "$seconds" --threads "$THREADS" --nice "${NICE:-19}" --out "data/base/$NAME"

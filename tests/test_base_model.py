@@ -47,3 +47,16 @@ def test_recipe_trains_and_ships_a_few_steps(tmp_path):
     assert shipped.config.n_layer == cfg['n_layer']
     card = (tmp_path/'shipped'/'README.md').read_text()
     assert hashlib.sha256((tmp_path/'shipped'/'model.safetensors').read_bytes()).hexdigest() in card
+
+def test_manpage_text_renders_the_man_macros():
+    "The German manual pages of the corpus: headings, joined paragraphs, option lists, literal blocks, troff escapes."
+    sys.path.insert(0, str(ROOT/'scripts'))
+    from build_base_corpus import manpage_text
+    raw = '\n'.join([r'.\" a comment', r'.TH LS 1 "September 2022" "GNU coreutils 9.1" "Dienstprogramme"',
+                     r'.SH BEZEICHNUNG', r'ls \- Verzeichnisinhalte auflisten', r'.SH BESCHREIBUNG', r'.PP',
+                     r'Auflistung von \fBInformationen\fP \(em über die', r'DATEIen (\fI\,DATEI\/\fR).', r'.TP ',
+                     r'\fB\-a\fP, \fB\-\-all\fP', r'Einträge nicht ignorieren', r'.SS Beispiel', r'.nf',
+                     r'$ ls \-la \e', r'  /tmp', r'.fi', r'.BR ls (1)', ''])
+    assert manpage_text(raw) == ('# LS(1)\n\n## BEZEICHNUNG\n\nls - Verzeichnisinhalte auflisten\n\n## BESCHREIBUNG\n\n'
+                                 'Auflistung von Informationen — über die DATEIen (DATEI).\n\n- -a, --all Einträge nicht ignorieren\n\n'
+                                 '### Beispiel\n\n```\n$ ls -la \\\n  /tmp\n```\n\nls(1)\n')
