@@ -60,7 +60,15 @@ def _last_logits(model: GPT, idx, pos, attn_mask, kv=None):
 
 @torch.no_grad()
 def _generate_rows(
-    model: GPT, prompts: list[list[int]], caps: list[int], temperature, top_k, top_p, generator, stop_ids, use_cache: bool
+    model: GPT,
+    prompts: list[list[int]],
+    caps: list[int],
+    temperature,
+    top_k,
+    top_p,
+    generator,
+    stop_ids,
+    use_cache: bool,
 ) -> list[list[int]]:
     "Decode up to `caps[i]` tokens for prompt `i` of a batch, left-padded to the longest."
     device = _param(model).device
@@ -142,12 +150,13 @@ def generate_batch(
     model.eval()
     out = [[] for _ in prompts]
     try:
-        rows = sorted((i for i in range(len(prompts)) if budget[i] > 0), key=lambda i: (budget[i], len(prompts[i]), i))
-        for b in range(0, len(rows), batch_size):  # similar budgets together: little decoding past a row's end
+        rows = [i for i in range(len(prompts)) if budget[i] > 0]
+        rows.sort(key=lambda i: (budget[i], len(prompts[i]), i))  # similar budgets: little decoding past a row's end
+        for b in range(0, len(rows), batch_size):
             chunk = rows[b : b + batch_size]
+            caps = [budget[i] for i in chunk]
             new = _generate_rows(
-                model, [prompts[i] for i in chunk], [budget[i] for i in chunk], temperature, top_k, top_p, gen, stop_ids,
-                use_cache,
+                model, [prompts[i] for i in chunk], caps, temperature, top_k, top_p, gen, stop_ids, use_cache
             )
             for i, r in zip(chunk, new):
                 out[i] = r
