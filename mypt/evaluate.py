@@ -56,9 +56,6 @@ def weights_digest(model) -> str:
         h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes())
     return h.hexdigest()
 
-def _files_stamp(folder:Path) -> tuple:
-    return tuple((p.name, p.stat().st_size, p.stat().st_mtime_ns) for p in sorted(folder.rglob('*')) if p.is_file())
-
 _LOSSES: dict = {}   # (weights, dataset files, split, batch size) -> result of evaluate_loss; the last few only
 
 @torch.no_grad()
@@ -67,7 +64,7 @@ def evaluate_loss(model, dataset_dir, split:str='val', batch_size:int=8) -> dict
     key = None
     if not hasattr(dataset_dir, 'episode'):   # a dataset folder (a split object in memory is not remembered)
         folder = Path(dataset_dir).resolve()
-        key = (weights_digest(model), str(folder), _files_stamp(folder), split, batch_size)
+        key = (weights_digest(model), str(folder), open_dataset(folder).signature(), split, batch_size)
         if key in _LOSSES: return dict(_LOSSES[key])
     sp = _split_of(dataset_dir, split)
     lengths = np.asarray(sp.lengths, dtype=np.int64)
