@@ -4,7 +4,7 @@
 
 # %% ../nbs/03a_generate.ipynb #f7774b02
 from __future__ import annotations
-import json, math, re, sys, time
+import hashlib, json, math, re, sys, time
 from typing import Annotated
 from pathlib import Path
 import torch
@@ -16,9 +16,9 @@ from .tokens import load_state
 from .checkpoint import load_model
 
 # %% auto #0
-__all__ = ['CLOSE_ID', 'STOP_IDS', 'TOOLCALL_OPEN', 'TOOLCALL_CLOSE', 'TOOL_STOP_IDS', 'sample_next', 'generate_batch',
-           'generate', 'reply_text', 'chat', 'parse_reply', 'call_tool', 'run_agent', 'load_tokenizer',
-           'text_prompt_ids', 'check_sampling', 'generate_main']
+__all__ = ['CLOSE_ID', 'STOP_IDS', 'TOOLCALL_OPEN', 'TOOLCALL_CLOSE', 'TOOL_STOP_IDS', 'sample_next', 'row_seed',
+           'generate_batch', 'generate', 'reply_text', 'chat', 'parse_reply', 'call_tool', 'run_agent',
+           'load_tokenizer', 'text_prompt_ids', 'check_sampling', 'generate_main']
 
 # %% ../nbs/03a_generate.ipynb #31ebef23
 CLOSE_ID = SPECIAL_TOKENS['</myPT_assistant>']
@@ -30,9 +30,9 @@ def sample_next(
     temperature: float = 0.7,
     top_k: int | None = None,
     top_p: float | None = None,
-    generator: torch.Generator | None = None,
+    generator: torch.Generator | list[torch.Generator] | None = None,
 ) -> torch.Tensor:
-    "Next token ids `(B,)` from last-position logits `(B, V)`."
+    "Next token ids `(B,)` from last-position logits `(B, V)`; `generator` may be a list, one per row."
     logits = logits.float().clone()
     logits[:, FIRST_UNUSED_ID:] = -float('inf')  # vocab padding rows are not tokens
     if temperature == 0:
@@ -46,7 +46,16 @@ def sample_next(
         p = srt.softmax(-1)
         drop = p.cumsum(-1) - p >= top_p  # keep the smallest prefix reaching top_p (always the top token)
         logits = torch.full_like(logits, -float('inf')).scatter(-1, order, srt.masked_fill(drop, -float('inf')))
-    return torch.multinomial(logits.softmax(-1), 1, generator=generator).squeeze(-1)
+    probs = logits.softmax(-1)
+    if isinstance(generator, (list, tuple)):  # each row draws from its own stream
+        return torch.cat([torch.multinomial(probs[i : i + 1], 1, generator=g) for i, g in enumerate(generator)]).squeeze(-1)
+    return torch.multinomial(probs, 1, generator=generator).squeeze(-1)
+
+
+def row_seed(seed: int, prompt: list[int]) -> int:
+    "The seed of one prompt's own random stream: sha256 of the seed and the prompt's token ids."
+    h = hashlib.sha256(f'{seed}:{",".join(map(str, prompt))}'.encode()).digest()
+    return int.from_bytes(h[:8], 'little') >> 1  # below 2**63
 
 # %% ../nbs/03a_generate.ipynb #e837fd84
 def _param(model):
@@ -70,15 +79,14 @@ def _generate_rows(
     stop_ids,
     use_cache: bool,
 ) -> list[list[int]]:
-    "Decode up to `caps[i]` tokens for prompt `i` of a batch, left-padded to the longest."
+    "Decode up to `caps[i]` tokens for prompt `i` of a batch, left-padded to the longest; done rows leave the batch."
     device = _param(model).device
     B, P, n = len(prompts), max(map(len, prompts)), max(caps)
     idx = torch.tensor([[PAD_ID] * (P - len(p)) + p for p in prompts], dtype=torch.long, device=device)
     pad = torch.tensor([P - len(p) for p in prompts], device=device)[:, None]
     slots = torch.arange(P + n, device=device)
     real = slots[None] >= pad  # (B, P + n): padding slots are not real
-    pos = (slots[None] - pad).clamp(0, model.config.block_size - 1)  # from the row's first real token; rows past
-    # their budget ride along at the last position (their tokens are dropped)
+    pos = (slots[None] - pad).clamp(min=0)  # from the row's first real token
     padded = bool(pad.any())
 
     def attn(q0, q1):  # queries q0..q1-1 over keys 0..q1-1: causal, real sees real only
@@ -89,29 +97,31 @@ def _generate_rows(
 
     kv = KVCache(model.config, B, P + n - 1, device, _param(model).dtype) if use_cache else None
     stop = torch.tensor(list(stop_ids), dtype=torch.long, device=device)
-    done = torch.zeros(B, dtype=torch.bool, device=device)
     cap = torch.tensor(caps, device=device)
-    seq, out = idx, []
+    alive = torch.arange(B, device=device)  # the batch rows still decoding, in batch order
+    seq, out = idx, [[] for _ in prompts]
     logits = _last_logits(model, idx, pos[:, :P], attn(0, P), kv)
     for step in range(n):
-        nxt = sample_next(logits, temperature, top_k, top_p, generator)
-        out.append(nxt)
-        done |= torch.isin(nxt, stop) | (cap <= step + 1)  # closed, or out of budget
+        nxt = sample_next(logits, temperature, top_k, top_p, generator)  # (A,) for the A alive rows
+        for i, t in zip(alive.tolist(), nxt.tolist()):
+            out[i].append(t)
+        done = torch.isin(nxt, stop) | (cap <= step + 1)  # closed, or out of budget
         if bool(done.all()):
             break
+        if bool(done.any()):  # finished rows leave: the rest decode as before, at less cost
+            keep = (~done).nonzero().squeeze(1)
+            alive, nxt, cap, real, pos, seq = (t[keep] for t in (alive, nxt, cap, real, pos, seq))
+            if isinstance(generator, list):
+                generator = [generator[k] for k in keep.tolist()]
+            if use_cache:
+                kv.keep_rows(keep)
         s = P + step  # the slot of `nxt`
         if use_cache:
             logits = _last_logits(model, nxt[:, None], pos[:, s : s + 1], attn(s, s + 1), kv)
         else:
             seq = torch.cat([seq, nxt[:, None]], 1)
             logits = _last_logits(model, seq, pos[:, : s + 1], attn(0, s + 1))
-    rows, stops = torch.stack(out, 1).tolist(), set(stop_ids)
-    for r, c in zip(rows, caps):
-        del r[c:]
-        cut = next((i for i, t in enumerate(r) if t in stops), None)
-        if cut is not None:
-            del r[cut + 1 :]
-    return rows
+    return out
 
 
 def generate_batch(
@@ -145,16 +155,17 @@ def generate_batch(
     budget = [
         min(int(c), T - len(p) + 1) for c, p in zip(caps, prompts)
     ]  # the last new token needs no position of its own
-    gen = torch.Generator(device=device).manual_seed(seed) if seed is not None else None
+    gens = None if seed is None else [torch.Generator(device=device).manual_seed(row_seed(seed, p)) for p in prompts]
     was_training = model.training
     model.eval()
     out = [[] for _ in prompts]
     try:
         rows = [i for i in range(len(prompts)) if budget[i] > 0]
-        rows.sort(key=lambda i: (budget[i], len(prompts[i]), i))  # similar budgets: little decoding past a row's end
+        rows.sort(key=lambda i: (budget[i], len(prompts[i]), i))  # a chunk of similar budgets and lengths
         for b in range(0, len(rows), batch_size):
             chunk = rows[b : b + batch_size]
             caps = [budget[i] for i in chunk]
+            gen = None if gens is None else [gens[i] for i in chunk]
             new = _generate_rows(
                 model, [prompts[i] for i in chunk], caps, temperature, top_k, top_p, gen, stop_ids, use_cache
             )

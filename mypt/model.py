@@ -144,6 +144,11 @@ class KVCache:
         self.pos += T
         self.layer = 0
 
+    def keep_rows(self, rows):
+        "Keep only the batch rows `rows` (a long tensor of indices), in that order: finished rows leave the batch."
+        self.k = [t.index_select(0, rows) for t in self.k]
+        self.v = [t.index_select(0, rows) for t in self.v]
+
 # %% ../nbs/02a_model.ipynb #bfe88cb3
 class ChunkedLinearCE(torch.autograd.Function):
     "Sum of cross-entropy of `h @ w.T` against `tgt` (times `wt` if given), chunk by chunk; gradients in the same pass."

@@ -96,12 +96,26 @@ def test_prompts_with_their_own_budgets_share_one_batch():
     assert generate_batch(m, prompts, budgets, temperature=0, stop_ids=(), batch_size=3) == alone
 
 
-def test_rows_past_their_budget_ride_along_at_the_last_position():
-    "A short-budget row at the block's end keeps decoding (dropped) while a long-budget row still runs."
+def test_a_row_at_the_end_of_the_block_leaves_while_another_runs():
+    "A short-budget row at the block's end is done after 3 tokens; a long-budget row goes on as it would alone."
     m = random_model(block_size=32)
     near_end, short = list(range(100, 130)), list(range(200, 205))   # 30 tokens: 3 positions left
     alone = [generate(m, near_end, 3, temperature=0, stop_ids=()), generate(m, short, 20, temperature=0, stop_ids=())]
     assert generate_batch(m, [near_end, short], [3, 20], temperature=0, stop_ids=()) == alone
+
+
+def test_done_rows_leave_the_batch():
+    "Once a row is out of budget (or closed), later steps run on the other rows only, with the same tokens."
+    m = random_model()
+    prompts, budgets = [list(range(100, 110)), list(range(300, 304)), list(range(500, 507))], [3, 12, 6]
+    sizes = []
+    hook = m.ln_f.register_forward_hook(lambda mod, inp, out: sizes.append(out.shape[0]))
+    got = generate_batch(m, prompts, budgets, temperature=0, stop_ids=())
+    hook.remove()
+    assert sizes == [3] * 3 + [2] * 3 + [1] * 6   # prefill and 2 steps with 3 rows, 3 steps with 2, 6 with 1
+    assert got == [generate(m, p, b, temperature=0, stop_ids=()) for p, b in zip(prompts, budgets)]
+    with close_after(m, 4): closed = generate_batch(m, prompts, [20, 20, 20], temperature=0)
+    assert all(r[-1] == CLOSE_ID and len(r) == 5 for r in closed)
 
 
 def test_sampling_is_repeatable_with_a_seed():
