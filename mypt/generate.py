@@ -16,7 +16,7 @@ from .tokens import load_state
 from .checkpoint import load_model
 
 # %% auto #0
-__all__ = ['CLOSE_ID', 'STOP_IDS', 'TOOLCALL_OPEN', 'TOOLCALL_CLOSE', 'TOOL_STOP_IDS', 'sample_next', 'row_seed',
+__all__ = ['CLOSE_ID', 'STOP_IDS', 'TOOLCALL_OPEN', 'TOOLCALL_CLOSE', 'TOOL_STOP_IDS', 'sample_next', 'inverse_cdf', 'row_seed',
            'generate_batch', 'generate', 'reply_text', 'chat', 'parse_reply', 'call_tool', 'run_agent',
            'load_tokenizer', 'text_prompt_ids', 'check_sampling', 'generate_main']
 
@@ -48,8 +48,18 @@ def sample_next(
         logits = torch.full_like(logits, -float('inf')).scatter(-1, order, srt.masked_fill(drop, -float('inf')))
     probs = logits.softmax(-1)
     if isinstance(generator, (list, tuple)):  # each row draws from its own stream
-        return torch.cat([torch.multinomial(probs[i : i + 1], 1, generator=g) for i, g in enumerate(generator)]).squeeze(-1)
-    return torch.multinomial(probs, 1, generator=generator).squeeze(-1)
+        u = torch.cat([torch.rand(1, generator=g, device=probs.device, dtype=torch.float64) for g in generator])
+    else:
+        u = torch.rand(probs.size(0), generator=generator, device=probs.device, dtype=torch.float64)
+    return inverse_cdf(probs, u)
+
+
+def inverse_cdf(probs: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
+    "The token of each row `(B, V)` whose cumulative probability first exceeds `u` `(B,)` in [0, 1): one draw."
+    cdf = probs.double().cumsum(-1)  # (B, V)
+    total = cdf[:, -1:]  # near 1 after float rounding
+    x = torch.minimum(u[:, None] * total, torch.nextafter(total, torch.zeros_like(total)))  # strictly below the total
+    return torch.searchsorted(cdf, x, right=True).squeeze(-1)  # first cdf > x: zero-probability tokens never win
 
 
 def row_seed(seed: int, prompt: list[int]) -> int:

@@ -1,0 +1,59 @@
+#!/usr/bin/env python
+"""How much the demo's verdict depends on the order of its training episodes.
+
+Fine-tunes the bundled base with the demo config once per `epoch_seed` (the order in which the packed
+episodes are drawn; nothing else changes) and runs the checklist's generation rules on every val
+prompt, sampled at 0.7 with seed 0. The first row is the config's own seed, as `mypt demo` runs it.
+About 2.5 minutes per seed on 2 CPU cores.
+
+    python bench/demo_seeds.py                       # needs runs/demo/dataset: run `mypt demo` first
+    python bench/demo_seeds.py --seeds 1 2 --max_iters 200
+"""
+import argparse, json, sys, tempfile, time
+from pathlib import Path
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import table, machine
+
+ROOT = Path(__file__).resolve().parents[1]
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument('--dataset_dir', default=str(ROOT/'runs'/'demo'/'dataset'))
+    ap.add_argument('--seeds', type=int, nargs='*', default=[1, 2, 4, 5], help='epoch seeds after the config\'s own')
+    ap.add_argument('--max_iters', type=int, default=None, help="override the config's max_iters")
+    a = ap.parse_args()
+    if not (Path(a.dataset_dir)/'dataset_metadata.json').is_file():
+        sys.exit(f'{a.dataset_dir}: not a prepared dataset (run `mypt demo` first, or pass --dataset_dir)')
+    from mypt.train import parse_config, fit
+    from mypt.checkpoint import load_model
+    from mypt.evaluate import checklist, evaluate_loss, val_prompts
+    base_dir = ROOT/'data'/'base'/'tiny_base'
+    cfg = json.loads((ROOT/'configs'/'cpu'/'demo_sft.json').read_text())
+    if a.max_iters: cfg.update(max_iters=a.max_iters, eval_interval=a.max_iters)
+    prompts = val_prompts(a.dataset_dir, 10**6)
+    base_loss = evaluate_loss(load_model(base_dir, 'cpu'), a.dataset_dir)['loss']
+    print(f'# Demo verdict by epoch seed: {machine()}\n')
+    print(f"demo config, {cfg['max_iters']} steps; {len(prompts)} val prompts; base val loss {base_loss:.4f}\n")
+    rows = []
+    for seed in [cfg['epoch_seed']] + [s for s in a.seeds if s != cfg['epoch_seed']]:
+        mc, tc, _ = parse_config({**cfg, 'epoch_seed': seed})
+        with tempfile.TemporaryDirectory() as tmp:
+            t0 = time.perf_counter()
+            fit(mc, tc, a.dataset_dir, Path(tmp)/'sft', init_from=base_dir, quiet=True)
+            rep = checklist(Path(tmp)/'sft', a.dataset_dir, prompts=prompts, device='cpu')
+            loss = evaluate_loss(load_model(Path(tmp)/'sft', 'cpu'), a.dataset_dir)['loss']
+            dt = time.perf_counter() - t0
+        it = {i['name']: i for i in rep['items']}
+        rows.append({'epoch_seed': f"{seed}{' (config)' if seed == cfg['epoch_seed'] else ''}",
+                     'val loss': f'{loss:.4f}', 'vs base': f'{loss - base_loss:+.2f}',
+                     'closed': it['generation']['detail'].split(' replies')[0],
+                     'closed share': f"{it['generation']['value']:.0%}",
+                     'language': f"{it['language']['value']:.0%}" if it['language']['value'] is not None else 'n/a',
+                     'seconds': f'{dt:.0f}'})
+        print(json.dumps(rows[-1]), flush=True)
+    print()
+    print(table(rows, ['epoch_seed', 'val loss', 'vs base', 'closed', 'closed share', 'language', 'seconds']))
+    print('\nthresholds: closed share >= 0.8, language >= 0.8, val loss <= base - 1.0')
+
+if __name__ == '__main__':
+    main()
