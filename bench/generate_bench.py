@@ -1,6 +1,9 @@
 #!/usr/bin/env python
 """Generation speed: tokens/s with and without the KV cache, same model, prompt and greedy tokens.
 
+Also one sampling draw over the 50,304-token vocabulary: `torch.multinomial` (baseline) vs mypt's
+`inverse_cdf` on the same probabilities (the notebook tests that its draws follow the distribution).
+
     python bench/generate_bench.py                       # demo and 6-layer models, 512 new tokens
     python bench/generate_bench.py --presets 124M        # on a GPU server
 """
@@ -44,5 +47,29 @@ def main():
                          'speed-up': f'{res[False][1]/dt:.1f}x', 'same tokens': 'yes' if same else 'NO'})
         assert same, 'cached and uncached greedy generation differ'
     print(table(rows, list(rows[0])))
+    print()
+    print(table(sampling(a.device), ['rows', 'draw', 'ms per draw', 'speed-up']))
+
+def sampling(device, reps=50):
+    "ms per draw of B next tokens from (B, 50304) probabilities: multinomial vs inverse CDF."
+    import torch
+    from mypt.generate import inverse_cdf
+    g = torch.Generator(device=device).manual_seed(0)
+    draws = {'torch.multinomial (baseline)': lambda p: torch.multinomial(p, 1, generator=g).squeeze(-1),
+             'inverse_cdf (mypt)': lambda p: inverse_cdf(p, torch.rand(p.size(0), generator=g, device=device, dtype=torch.float64))}
+    rows = []
+    for B in (1, 16):
+        probs = (torch.randn(B, 50304, generator=g.manual_seed(B), device=device) * 3).softmax(-1)
+        base = None
+        for name, f in draws.items():
+            f(probs)
+            if device.startswith('cuda'): torch.cuda.synchronize()
+            t0 = time.perf_counter()
+            for _ in range(reps): f(probs)
+            if device.startswith('cuda'): torch.cuda.synchronize()
+            ms = (time.perf_counter() - t0) / reps * 1000
+            base = base or ms
+            rows.append({'rows': B, 'draw': name, 'ms per draw': f'{ms:.2f}', 'speed-up': f'{base / ms:.1f}x'})
+    return rows
 
 if __name__ == '__main__': main()
