@@ -41,15 +41,14 @@ def main():
             t0 = time.perf_counter()
             fit(mc, tc, a.dataset_dir, Path(tmp)/'sft', init_from=base_dir, quiet=True)
             rep = checklist(Path(tmp)/'sft', a.dataset_dir, prompts=prompts, device='cpu')
-            loss = evaluate_loss(load_model(Path(tmp)/'sft', 'cpu'), a.dataset_dir)['loss']
             dt = time.perf_counter() - t0
-        it = {i['name']: i for i in rep['items']}
+        replies = rep['comparison']   # one row per prompt: closed, language_ok, and the model's val loss
+        loss, closed = replies[0]['val_loss'], sum(bool(r['closed']) for r in replies)
+        lang = next(i['value'] for i in rep['items'] if i['name'] == 'language')
         rows.append({'epoch_seed': f"{seed}{' (config)' if seed == cfg['epoch_seed'] else ''}",
                      'val loss': f'{loss:.4f}', 'vs base': f'{loss - base_loss:+.2f}',
-                     'closed': it['generation']['detail'].split(' replies')[0],
-                     'closed share': f"{it['generation']['value']:.0%}",
-                     'language': f"{it['language']['value']:.0%}" if it['language']['value'] is not None else 'n/a',
-                     'seconds': f'{dt:.0f}'})
+                     'closed': f'{closed} of {len(replies)}', 'closed share': f'{closed / len(replies):.0%}',
+                     'language': 'n/a' if lang is None else f'{lang:.0%}', 'seconds': f'{dt:.0f}'})
         print(json.dumps(rows[-1]), flush=True)
     print()
     print(table(rows, ['epoch_seed', 'val loss', 'vs base', 'closed', 'closed share', 'language', 'seconds']))

@@ -121,7 +121,7 @@ def _generate_rows(
         if bool(done.any()):  # finished rows leave: the rest decode as before, at less cost
             keep = (~done).nonzero().squeeze(1)
             alive, nxt, cap, real, pos, seq = (t[keep] for t in (alive, nxt, cap, real, pos, seq))
-            if isinstance(generator, list):
+            if isinstance(generator, (list, tuple)):
                 generator = [generator[k] for k in keep.tolist()]
             if use_cache:
                 kv.keep_rows(keep)
