@@ -2,7 +2,8 @@
 """Generation speed: tokens/s with and without the KV cache, same model, prompt and greedy tokens.
 
 Also one sampling draw over the 50,304-token vocabulary: `torch.multinomial` (baseline) vs mypt's
-`inverse_cdf` on the same probabilities (the notebook tests that its draws follow the distribution).
+`inverse_cdf` on the same probabilities (the notebook tests that its draws follow the distribution),
+and what a repetition penalty over the last 256 tokens adds to one `sample_next`.
 
     python bench/generate_bench.py                       # demo and 6-layer models, 512 new tokens
     python bench/generate_bench.py --presets 124M        # on a GPU server
@@ -49,6 +50,8 @@ def main():
     print(table(rows, list(rows[0])))
     print()
     print(table(sampling(a.device), ['rows', 'draw', 'ms per draw', 'speed-up']))
+    print()
+    print(table(penalty(a.device), ['rows', 'step', 'ms per token', 'vs baseline']))
 
 def sampling(device, reps=50):
     "ms per draw of B next tokens from (B, 50304) probabilities: multinomial vs inverse CDF."
@@ -70,6 +73,30 @@ def sampling(device, reps=50):
             ms = (time.perf_counter() - t0) / reps * 1000
             base = base or ms
             rows.append({'rows': B, 'draw': name, 'ms per draw': f'{ms:.2f}', 'speed-up': f'{base / ms:.1f}x'})
+    return rows
+
+def penalty(device, reps=50, context=1024):
+    "ms per sampled token for B rows: `sample_next` alone vs `penalize_repeats` (window 256) then `sample_next`."
+    import torch
+    from mypt.generate import sample_next, penalize_repeats
+    rows = []
+    for B in (1, 16):
+        g = torch.Generator(device=device).manual_seed(B)
+        logits = torch.randn(B, 50304, generator=g, device=device) * 3
+        ids = torch.randint(0, 50257, (B, context), generator=g, device=device)
+        real = torch.ones(B, context, dtype=torch.bool, device=device)
+        steps = {'sample_next (baseline)': lambda: sample_next(logits, 0.7, generator=g),
+                 'penalize_repeats + sample_next': lambda: sample_next(penalize_repeats(logits, ids, real, 1.1), 0.7, generator=g)}
+        base = None
+        for name, f in steps.items():
+            f()
+            if device.startswith('cuda'): torch.cuda.synchronize()
+            t0 = time.perf_counter()
+            for _ in range(reps): f()
+            if device.startswith('cuda'): torch.cuda.synchronize()
+            ms = (time.perf_counter() - t0) / reps * 1000
+            base = base or ms
+            rows.append({'rows': B, 'step': name, 'ms per token': f'{ms:.2f}', 'vs baseline': f'{ms / base:.2f}x'})
     return rows
 
 if __name__ == '__main__': main()

@@ -16,8 +16,8 @@ __all__ = ['ROLES', 'TOOL_ROLES', 'FOLLOWS', 'MAX_LINE_BYTES', 'FENCE_RE', 'INLI
            'iter_episodes', 'read_episodes', 'write_episodes', 'code_spans', 'fenced_blocks', 'inline_code',
            'toolcall_json', 'toolresult_text', 'message_text', 'message_pieces', 'episode_pieces', 'encode_pieces',
            'text_pieces', 'encode_episode', 'token_kinds', 'render_prompt', 'episode_text', 'episode_segments',
-           'episode_id', 'episode_group', 'episode_language', 'text_language', 'check_unique_id', 'length_report',
-           'mask_key', 'mask_html', 'MaskView', 'episode_stats', 'explore']
+           'episode_id', 'episode_group', 'episode_language', 'prose_text', 'text_language', 'check_unique_id',
+           'length_report', 'mask_key', 'mask_html', 'MaskView', 'episode_stats', 'explore']
 
 # %% ../nbs/01_episodes.ipynb #80cd7dee
 ROLES = ('user', 'assistant')
@@ -300,9 +300,15 @@ STOP_WORDS = {
     'en': set('the and is are of to in that it for with as on this be or not you your can by from an if which when'.split()),
     'de': set('der die das und ist sind nicht ein eine zu den mit von für auf dem des im sie es wenn oder auch kann wird'.split())}
 
+_CODE = re.compile(r'```.*?(?:```|\Z)|`[^`\n]*`', re.S)   # fenced blocks (an unclosed fence runs to the end), inline code
+
+def prose_text(text:str) -> str:
+    "The text outside code: fenced code blocks and inline code removed (`if`, `in`, `for`, `not` are keywords, not English)."
+    return _CODE.sub(' ', text)
+
 def text_language(text:str) -> str|None:
-    "'en' or 'de' by counting common stop words (None when neither appears): enough to tell a reply's language."
-    words = re.findall(r"[a-zäöüß]+", text.lower())
+    "'en' or 'de' by counting common stop words outside code (None when neither appears): enough to tell a reply's language."
+    words = re.findall(r"[a-zäöüß]+", prose_text(text).lower())
     counts = {lang: sum(w in ws for w in words) for lang, ws in STOP_WORDS.items()}
     best = max(counts, key=counts.get)
     return best if counts[best] > 0 and list(counts.values()).count(counts[best]) == 1 else None

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np, torch
 from .core import InputError, atomic_file, command, parse_json, refuse_overlap, regular_file, write_json
 from .tokens import SPECIAL_TOKENS, Tokenizer
-from .episodes import render_prompt, read_episodes, text_language
+from .episodes import render_prompt, read_episodes, text_language, prose_text
 from .generate import generate_batch, reply_text, load_tokenizer, STOP_IDS, CLOSE_ID, check_sampling
 from .data import GPTEpisodeDataLoader
 from .model import GPT, GPTConfig, pick_device
@@ -19,12 +19,12 @@ from .train import TrainConfig, GAP_WARN, GAP_STOP
 from .dataset import open_dataset
 
 # %% auto #0
-__all__ = ['ZONE_COLORS', 'DEFAULT_SYSTEM', 'DEFAULT_PROMPTS', 'BUDGET_FACTOR', 'CLOSED_SHARE_MIN', 'BASE_CLOSED_MAX',
-           'LANGUAGE_SHARE_MIN', 'LOSS_MARGIN_MIN', 'CHECKPOINT_FILES', 'step0_checkpoint', 'weights_digest',
-           'evaluate_loss', 'gap_zone', 'read_metrics', 'plot_curves', 'fake_metrics', 'prompt_ids', 'prompt_label',
-           'reply_budget', 'compare', 'comparison_summary', 'comparison_html', 'val_prompts', 'default_prompts',
-           'checklist', 'checklist_table', 'checklist_markdown', 'write_checklist', 'write_report', 'read_prompts',
-           'evaluate_main']
+__all__ = ['ZONE_COLORS', 'DEFAULT_SYSTEM', 'DEFAULT_PROMPTS', 'BUDGET_FACTOR', 'REPETITION_PENALTY', 'CLOSED_SHARE_MIN',
+           'BASE_CLOSED_MAX', 'LANGUAGE_SHARE_MIN', 'LOSS_MARGIN_MIN', 'CHECKPOINT_FILES', 'step0_checkpoint',
+           'weights_digest', 'evaluate_loss', 'gap_zone', 'read_metrics', 'plot_curves', 'fake_metrics', 'prompt_ids',
+           'prompt_label', 'reply_budget', 'compare', 'comparison_summary', 'comparison_html', 'val_prompts',
+           'default_prompts', 'checklist', 'checklist_table', 'checklist_markdown', 'write_checklist', 'write_report',
+           'read_prompts', 'evaluate_main']
 
 # %% ../nbs/04_eval.ipynb #469910d7
 def step0_checkpoint(ckpt_dir, out) -> Path:
@@ -188,6 +188,7 @@ def _as_model(m, device):
     return load_model(m, device)
 
 BUDGET_FACTOR = 2   # a reply may use twice its reference reply's tokens before it counts as not closed
+REPETITION_PENALTY = 1.1   # as upstream MyPT's generate.py samples by default: the last 256 tokens less likely
 
 def reply_budget(prompt, max_new_tokens:int) -> int:
     "New-token budget of a prompt: `BUDGET_FACTOR` x its reference reply when it has one, else `max_new_tokens`."
@@ -195,11 +196,11 @@ def reply_budget(prompt, max_new_tokens:int) -> int:
     return BUDGET_FACTOR * ref if ref else max_new_tokens
 
 def _judged(prompt_language, reply:str) -> bool:
-    "A reply's language is judged when the prompt's is known and the reply has a few words (an empty reply is not)."
-    return prompt_language is not None and len(reply.split()) >= 3
+    "A reply's language is judged when the prompt's is known and the reply has a few words outside code (code alone is not)."
+    return prompt_language is not None and len(prose_text(reply).split()) >= 3
 
 def compare(models:dict, prompts:list, tok:Tokenizer, dataset_dir=None, max_new_tokens:int=128, temperature:float=0.7,
-            seed:int|None=0, system:str|None=None, device:str|None=None):
+            seed:int|None=0, system:str|None=None, device:str|None=None, repetition_penalty:float=REPETITION_PENALTY):
     "One row per model and prompt: reply, length (vs the reference), closed?, language right?; per model: val loss and shares."
     import pandas as pd
     device = pick_device(device)
@@ -212,7 +213,7 @@ def compare(models:dict, prompts:list, tok:Tokenizer, dataset_dir=None, max_new_
     for name, m in models.items():
         model = _as_model(m, device)
         vl = evaluate_loss(model, dataset_dir) if dataset_dir is not None else None
-        outs = generate_batch(model, ids, budgets, temperature, seed=seed)
+        outs = generate_batch(model, ids, budgets, temperature, seed=seed, repetition_penalty=repetition_penalty)
         for k, (lab, new) in enumerate(zip(labels, outs)):
             closed = bool(new) and new[-1] == CLOSE_ID
             body = next((i for i, t in enumerate(new) if t in STOP_IDS), len(new))
@@ -334,7 +335,8 @@ def _generation_items(df, s, with_base:bool) -> list[dict]:
     return items
 
 def checklist(ckpt_dir, dataset_dir=None, base_ckpt=None, prompts=None, max_new_tokens:int=128, seed:int|None=0,
-              system:str|None=DEFAULT_SYSTEM, device:str|None=None, temperature:float=0.7, strict:bool=False) -> dict:
+              system:str|None=DEFAULT_SYSTEM, device:str|None=None, temperature:float=0.7, strict:bool=False,
+              repetition_penalty:float=REPETITION_PENALTY) -> dict:
     "The guide's post-training checklist for a checkpoint: items {name, passed, value, expected}, and the comparison rows.\n\n    A checkpoint that does not load is a failed item, or (`strict`, as in `mypt evaluate`) an `InputError`."
     ck = Path(ckpt_dir)
     if not ck.is_dir(): raise InputError('checkpoint folder not found', ck)
@@ -351,6 +353,7 @@ def checklist(ckpt_dir, dataset_dir=None, base_ckpt=None, prompts=None, max_new_
                   f'missing {", ".join(missing)}' if missing else (f'does not load: {err}' if err else f'{ck} loads'))
     report = {'checkpoint': str(ck), 'dataset_dir': None if dataset_dir is None else str(dataset_dir),
               'base_checkpoint': None if base_ckpt is None else str(base_ckpt), 'temperature': temperature, 'seed': seed,
+              'repetition_penalty': repetition_penalty,
               'thresholds': {'closed_share_min': CLOSED_SHARE_MIN, 'base_closed_max': BASE_CLOSED_MAX,
                              'language_share_min': LANGUAGE_SHARE_MIN, 'loss_margin_min': LOSS_MARGIN_MIN,
                              'budget': f'{BUDGET_FACTOR} x the reference reply (else {max_new_tokens} tokens)'}}
@@ -361,7 +364,7 @@ def checklist(ckpt_dir, dataset_dir=None, base_ckpt=None, prompts=None, max_new_
         tok = load_tokenizer(ck)
         prompts = default_prompts(dataset_dir) if prompts is None else prompts
         models = {'sft': model} if base_ckpt is None else {'sft': model, 'base': base_ckpt}
-        df = compare(models, prompts, tok, dataset_dir, max_new_tokens, temperature, seed, system, device)
+        df = compare(models, prompts, tok, dataset_dir, max_new_tokens, temperature, seed, system, device, repetition_penalty)
         items += _generation_items(df, comparison_summary(df), base_ckpt is not None and dataset_dir is not None)
         rows = json.loads(df.to_json(orient='records'))
     if not any(i['name'] == 'sft_better_than_base' for i in items):
@@ -384,6 +387,10 @@ def checklist_markdown(report) -> str:
     box = {True: '[x]', False: '[ ]', None: '[-]'}
     lines = [f"# Post-training checklist: {Path(report['checkpoint']).name}", '',
              f"Overall: {'PASSED' if report['passed'] else 'FAILED'}", '']
+    if report.get('temperature') is not None:
+        lines += [f"Replies sampled at temperature {report['temperature']}, repetition penalty "
+                  f"{report.get('repetition_penalty', 1.0)}, seed {report.get('seed')}; budget "
+                  f"{report['thresholds']['budget']}.", '']
     lines += [f"- {box[i['passed']]} **{i['title']}**: {i['detail']} (expected: {i['expected']})" for i in report['items']]
     return '\n'.join(lines) + '\n'
 
@@ -434,6 +441,7 @@ def evaluate_main(model:str,             # checkpoint folder to evaluate
                   max_new_tokens:int=128,  # budget of prompts without a reference reply (val prompts get 2 x theirs)
                   seed:int=0,
                   temperature:float=0.7,   # sampling temperature (the guide's 0.7; 0 = greedy)
+                  repetition_penalty:float=REPETITION_PENALTY,  # > 1: the last 256 tokens less likely (1 = off)
                   device:str=None,
                   strict:bool=False,       # exit 1 when the checklist fails (for scripts and CI)
                   ) -> int:
@@ -443,12 +451,12 @@ def evaluate_main(model:str,             # checkpoint folder to evaluate
     if dataset_dir is not None and not (Path(dataset_dir)/'dataset_metadata.json').is_file():
         raise InputError('not a prepared dataset (dataset_metadata.json missing)', Path(dataset_dir))
     if max_new_tokens <= 0: raise InputError(f'must be positive, got {max_new_tokens}', field='--max_new_tokens')
-    check_sampling(temperature, seed=seed)
+    check_sampling(temperature, seed=seed, repetition_penalty=repetition_penalty)
     prompt_list = read_prompts(prompts) if prompts else None
     out = Path(out_dir) if out_dir else Path('eval')/ck.resolve().name
     refuse_overlap(out, {'--model': ck, '--dataset_dir': dataset_dir, '--base_model': base_model, '--prompts': prompts}, '--out_dir', contains=False)
     report = checklist(ck, dataset_dir, base_model, prompt_list, max_new_tokens, seed, system or None, device, temperature,
-                       strict=True)
+                       strict=True, repetition_penalty=repetition_penalty)
     write_report(report, out)
     mark = {True: 'PASS', False: 'FAIL', None: 'skip'}
     for i in report['items']: print(f"[{mark[i['passed']]}] {i['title']}: {i['detail']}")

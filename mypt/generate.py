@@ -16,9 +16,10 @@ from .tokens import load_state
 from .checkpoint import load_model
 
 # %% auto #0
-__all__ = ['CLOSE_ID', 'STOP_IDS', 'TOOLCALL_OPEN', 'TOOLCALL_CLOSE', 'TOOL_STOP_IDS', 'sample_next', 'inverse_cdf', 'row_seed',
-           'generate_batch', 'generate', 'reply_text', 'chat', 'parse_reply', 'call_tool', 'run_agent',
-           'load_tokenizer', 'text_prompt_ids', 'check_sampling', 'generate_main']
+__all__ = ['CLOSE_ID', 'STOP_IDS', 'REPEAT_WINDOW', 'TOOLCALL_OPEN', 'TOOLCALL_CLOSE', 'TOOL_STOP_IDS', 'sample_next',
+           'penalize_repeats', 'inverse_cdf', 'row_seed', 'generate_batch', 'generate', 'reply_text', 'chat',
+           'parse_reply', 'call_tool', 'run_agent', 'load_tokenizer', 'text_prompt_ids', 'check_sampling',
+           'generate_main']
 
 # %% ../nbs/03a_generate.ipynb #31ebef23
 CLOSE_ID = SPECIAL_TOKENS['</myPT_assistant>']
@@ -52,6 +53,19 @@ def sample_next(
     else:
         u = torch.rand(probs.size(0), generator=generator, device=probs.device, dtype=torch.float64)
     return inverse_cdf(probs, u)
+
+
+REPEAT_WINDOW = 256  # tokens a repetition penalty looks back over (upstream MyPT's recent_penalty_window)
+
+
+def penalize_repeats(
+    logits: torch.Tensor, ids: torch.Tensor, real: torch.Tensor, penalty: float, window: int = REPEAT_WINDOW
+) -> torch.Tensor:
+    "Logits `(B, V)` with each row's recent tokens less likely: the real ones in the last `window` of `ids` `(B, T)`."
+    V = logits.size(-1)
+    recent = torch.where(real[:, -window:], ids[:, -window:], V)  # padding goes to a spare column
+    seen = torch.zeros(logits.size(0), V + 1, dtype=torch.bool, device=logits.device).scatter_(1, recent, True)[:, :V]
+    return torch.where(seen, torch.where(logits > 0, logits / penalty, logits * penalty), logits)
 
 
 def inverse_cdf(probs: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
@@ -88,6 +102,7 @@ def _generate_rows(
     generator,
     stop_ids,
     use_cache: bool,
+    repetition_penalty: float = 1.0,
 ) -> list[list[int]]:
     "Decode up to `caps[i]` tokens for prompt `i` of a batch, left-padded to the longest; done rows leave the batch."
     device = _param(model).device
@@ -112,6 +127,8 @@ def _generate_rows(
     seq, out = idx, [[] for _ in prompts]
     logits = _last_logits(model, idx, pos[:, :P], attn(0, P), kv)
     for step in range(n):
+        if repetition_penalty != 1:
+            logits = penalize_repeats(logits, seq, real[:, : seq.size(1)], repetition_penalty)
         nxt = sample_next(logits, temperature, top_k, top_p, generator)  # (A,) for the A alive rows
         for i, t in zip(alive.tolist(), nxt.tolist()):
             out[i].append(t)
@@ -126,10 +143,10 @@ def _generate_rows(
             if use_cache:
                 kv.keep_rows(keep)
         s = P + step  # the slot of `nxt`
+        seq = torch.cat([seq, nxt[:, None]], 1)  # (A, s + 1): prompt and reply so far
         if use_cache:
             logits = _last_logits(model, nxt[:, None], pos[:, s : s + 1], attn(s, s + 1), kv)
         else:
-            seq = torch.cat([seq, nxt[:, None]], 1)
             logits = _last_logits(model, seq, pos[:, : s + 1], attn(0, s + 1))
     return out
 
@@ -145,10 +162,13 @@ def generate_batch(
     stop_ids=STOP_IDS,
     use_cache: bool = True,
     batch_size: int = 32,
+    repetition_penalty: float = 1.0,
 ) -> list[list[int]]:
     "New tokens for each prompt (ending with the stop token if one came); `max_new_tokens` may differ per prompt."
     if temperature < 0:
         raise InputError(f'must not be negative, got {temperature}', field='temperature')
+    if not (math.isfinite(repetition_penalty) and repetition_penalty > 0):
+        raise InputError(f'must be a positive number, got {repetition_penalty}', field='repetition_penalty')
     if top_k is not None and top_k <= 0:
         raise InputError(f'must be positive, got {top_k}', field='top_k')
     if top_p is not None and not 0 < top_p <= 1:
@@ -177,7 +197,16 @@ def generate_batch(
             caps = [budget[i] for i in chunk]
             gen = None if gens is None else [gens[i] for i in chunk]
             new = _generate_rows(
-                model, [prompts[i] for i in chunk], caps, temperature, top_k, top_p, gen, stop_ids, use_cache
+                model,
+                [prompts[i] for i in chunk],
+                caps,
+                temperature,
+                top_k,
+                top_p,
+                gen,
+                stop_ids,
+                use_cache,
+                repetition_penalty,
             )
             for i, r in zip(chunk, new):
                 out[i] = r
@@ -196,9 +225,21 @@ def generate(
     seed: int | None = None,
     stop_ids=STOP_IDS,
     use_cache: bool = True,
+    repetition_penalty: float = 1.0,
 ) -> list[int]:
     "New tokens after `prompt_ids` (ending with the stop token when one was produced)."
-    return generate_batch(model, [prompt_ids], max_new_tokens, temperature, top_k, top_p, seed, stop_ids, use_cache)[0]
+    return generate_batch(
+        model,
+        [prompt_ids],
+        max_new_tokens,
+        temperature,
+        top_k,
+        top_p,
+        seed,
+        stop_ids,
+        use_cache,
+        repetition_penalty=repetition_penalty,
+    )[0]
 
 # %% ../nbs/03a_generate.ipynb #27f15f03
 def reply_text(tok: Tokenizer, new_ids: list[int], stop_ids=STOP_IDS) -> str:
@@ -322,10 +363,19 @@ def text_prompt_ids(text: str, tok: Tokenizer) -> list[int]:
     return tok.encode_trusted(re.sub(rf'({_TAG})\s+(?={_TAG}|$)', r'\1', text.lstrip()))
 
 
-def check_sampling(temperature: float, top_k: int | None = None, top_p: float | None = None, seed: int | None = None):
-    "Refuse sampling settings that cannot work: temperature not finite or < 0, top_k < 1, top_p not in (0, 1]."
+def check_sampling(
+    temperature: float,
+    top_k: int | None = None,
+    top_p: float | None = None,
+    seed: int | None = None,
+    repetition_penalty: float = 1.0,
+):
+    "Refuse sampling settings that cannot work: temperature < 0, top_k < 1, top_p not in (0, 1], a penalty <= 0."
     if not (math.isfinite(temperature) and temperature >= 0):
         raise InputError(f'expected a finite number >= 0, got {temperature}', field='--temperature')
+    if not (math.isfinite(repetition_penalty) and repetition_penalty > 0):
+        msg = f'expected a finite number > 0 (1 = off), got {repetition_penalty}'
+        raise InputError(msg, field='--repetition_penalty')
     if top_k is not None and top_k < 1:
         raise InputError(f'expected at least 1, got {top_k}', field='--top_k')
     if top_p is not None and not (math.isfinite(top_p) and 0 < top_p <= 1):
@@ -347,6 +397,7 @@ def generate_main(
     temperature: float = 0.7,  # 0 = greedy
     top_k: int = None,
     top_p: float = None,
+    repetition_penalty: float = 1.0,  # > 1 makes the last 256 tokens less likely (upstream generate.py: 1.1)
     seed: int = None,
     raw: bool = False,  # print the whole decoded token stream, prompt included
     no_cache: bool = False,  # recompute the prefix at every step (slow; for checks)
@@ -355,7 +406,7 @@ def generate_main(
     "mypt generate: the guide's generate.py."
     if max_new_tokens <= 0:
         raise InputError(f'must be positive, got {max_new_tokens}', field='--max_new_tokens')
-    check_sampling(temperature, top_k, top_p, seed)
+    check_sampling(temperature, top_k, top_p, seed, repetition_penalty)
     if (system is not None or context is not None) and prompt is not None:
         raise InputError(
             '--system and --context go with --user; with --prompt write the tags yourself', field='--system'
@@ -375,7 +426,8 @@ def generate_main(
     if len(ids) > T:
         print(f'mypt generate: prompt has {len(ids)} tokens; keeping the last {T} (block_size)', file=sys.stderr)
     t0 = time.time()
-    new = generate(gpt, ids, max_new_tokens, temperature, top_k, top_p, seed, use_cache=not no_cache)
+    rp, cache = repetition_penalty, not no_cache
+    new = generate(gpt, ids, max_new_tokens, temperature, top_k, top_p, seed, use_cache=cache, repetition_penalty=rp)
     dt = time.time() - t0
     print(tok.decode(ids[-T:] + new) if raw else reply_text(tok, new))
     end = 'closed' if new and new[-1] in STOP_IDS else 'not closed'

@@ -155,7 +155,7 @@ def test_generation_stops_when_positions_run_out():
 
 def test_bad_sampling_settings_are_input_errors():
     m = random_model()
-    for kw in (dict(temperature=-1), dict(top_k=0), dict(top_p=0.0), dict(top_p=1.5)):
+    for kw in (dict(temperature=-1), dict(top_k=0), dict(top_p=0.0), dict(top_p=1.5), dict(repetition_penalty=-1.1)):
         with pytest.raises(InputError): generate(m, [1, 2, 3], 3, **kw)
 
 
@@ -288,6 +288,8 @@ def test_mypt_evaluate_writes_the_report(tmp_path):
     rep = json.loads((out/'checklist.json').read_text())
     assert rep['passed'] is False and len(rep['comparison']) == 2
     assert '[FAIL] No overfitting' in r.stdout
+    assert (rep['temperature'], rep['repetition_penalty'], rep['seed']) == (0.7, 1.1, 0)   # the guide's sampling, recorded
+    assert 'temperature 0.7, repetition penalty 1.1, seed 0' in (out/'checklist.md').read_text()
     r = run_mypt('evaluate', '--model', tmp_path/'missing', check=2)
     assert 'checkpoint folder not found' in r.stderr
 

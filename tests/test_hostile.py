@@ -252,7 +252,9 @@ def test_diverging_run_stops_and_never_saves_nan(work, tmp_path):
 
 @pytest.mark.parametrize('flag,value,words', [('--temperature', 'nan', 'finite'), ('--temperature', 'inf', 'finite'),
                                               ('--temperature', '-1', 'finite number >= 0'), ('--seed', str(2**64), '2**32'),
-                                              ('--top_p', '0', '(0, 1]'), ('--top_k', '0', 'at least 1')])
+                                              ('--top_p', '0', '(0, 1]'), ('--top_k', '0', 'at least 1'),
+                                              ('--repetition_penalty', '0', 'finite number > 0'),
+                                              ('--repetition_penalty', 'nan', 'finite number > 0')])
 def test_generate_flag_ranges(work, flag, value, words):
     refused(run_mypt('generate', '--model', work/'ck'/'m', '--user', 'Hi', flag, value), flag, words)
 
