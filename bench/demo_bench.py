@@ -5,7 +5,7 @@ Training: the trainer's own `train_step` on the demo config (data/base/tiny_base
 the bundled set), float32 vs bfloat16 autocast, with glibc's default handling of freed memory vs
 `keep_freed_memory` (what the trainer does on CPU). Each variant runs in its own process (own allocator
 settings and peak memory).
-Generation: 6 of the checklist's val prompts with budgets of 2 x their reference reply, sampled at 0.7,
+Generation: 6 of the checklist's val prompts with budgets of 2 x their reference reply, sampled as the checklist does,
 decoded in one batch vs one prompt at a time (which is what grouping prompts by equal budget amounted to).
 
     python bench/demo_bench.py            # needs a prepared demo dataset: `mypt demo` makes runs/demo/dataset
@@ -37,7 +37,7 @@ def train_worker(dtype, keep, dataset_dir, steps):
 def generation(dataset_dir, n_prompts=6):
     from mypt.checkpoint import load_model
     from mypt.evaluate import val_prompts, reply_budget
-    from mypt.generate import generate_batch
+    from mypt.generate import generate_batch, REPETITION_PENALTY
     m = load_model(ROOT/'data'/'base'/'tiny_base', 'cpu')      # never closes: every row runs its whole budget
     ps = val_prompts(dataset_dir, n_prompts)
     ids, budgets = [p['ids'] for p in ps], [reply_budget(p, 128) for p in ps]
@@ -45,7 +45,8 @@ def generation(dataset_dir, n_prompts=6):
     for name, groups in (('one prompt at a time', [[i] for i in range(len(ps))]), ('one batch', [list(range(len(ps)))])):
         t0, n = time.perf_counter(), 0
         for g in groups:
-            n += sum(map(len, generate_batch(m, [ids[i] for i in g], [budgets[i] for i in g], 0.7, seed=0)))
+            n += sum(map(len, generate_batch(m, [ids[i] for i in g], [budgets[i] for i in g], 0.7, seed=0,
+                                              repetition_penalty=REPETITION_PENALTY)))
         dt = time.perf_counter() - t0
         rows.append({'decoding': name, 'prompts': len(ps), 'new tokens': f'{n:,}', 'seconds': f'{dt:.1f}', 'tok/s': f'{n / dt:,.0f}'})
     return rows

@@ -33,7 +33,8 @@ def main():
     from mypt.train import parse_config, fit
     from mypt.core import InputError
     from mypt.checkpoint import load_model
-    from mypt.evaluate import checklist, evaluate_loss, val_prompts, REPETITION_PENALTY
+    from mypt.evaluate import checklist, evaluate_loss, val_prompts
+    from mypt.generate import REPETITION_PENALTY
     base_dir = ROOT/'data'/'base'/'tiny_base'
     cfg = json.loads((ROOT/'configs'/'cpu'/'demo_sft.json').read_text())
     if a.max_iters: cfg.update(max_iters=a.max_iters, eval_interval=a.max_iters)
@@ -69,11 +70,11 @@ def main():
                              'repetition penalty': f"{rp:g}{' (checklist)' if rp == REPETITION_PENALTY else ''}",
                              'closed': f'{closed} of {len(replies)}', 'closed share': f'{closed / len(replies):.0%}',
                              'language': 'n/a' if lang is None else f'{lang:.0%}',
-                             'train s': f'{trained:.0f}', 'sample s': f'{time.perf_counter() - t1:.0f}'})
+                             'train s': f'{trained:.0f}', 'checklist s': f'{time.perf_counter() - t1:.0f}'})
                 print(json.dumps(rows[-1]), flush=True)
     print()
     print(table(rows, ['epoch_seed', 'val loss', 'vs base', 'repetition penalty', 'closed', 'closed share', 'language',
-                       'train s', 'sample s']))
+                       'train s', 'checklist s']))
     print('\nthresholds: closed share >= 0.8, language >= 0.8, val loss <= base - 1.0')
 
 if __name__ == '__main__':

@@ -85,8 +85,9 @@ def penalty(device, reps=50, context=1024):
         logits = torch.randn(B, 50304, generator=g, device=device) * 3
         ids = torch.randint(0, 50257, (B, context), generator=g, device=device)
         real = torch.ones(B, context, dtype=torch.bool, device=device)
+        penalized = lambda: sample_next(penalize_repeats(logits, ids, real, 1.1), 0.7, generator=g)
         steps = {'sample_next (baseline)': lambda: sample_next(logits, 0.7, generator=g),
-                 'penalize_repeats + sample_next': lambda: sample_next(penalize_repeats(logits, ids, real, 1.1), 0.7, generator=g)}
+                 'penalize_repeats + sample_next': penalized}
         base = None
         for name, f in steps.items():
             f()

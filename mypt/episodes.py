@@ -300,11 +300,12 @@ STOP_WORDS = {
     'en': set('the and is are of to in that it for with as on this be or not you your can by from an if which when'.split()),
     'de': set('der die das und ist sind nicht ein eine zu den mit von für auf dem des im sie es wenn oder auch kann wird'.split())}
 
-_CODE = re.compile(r'```.*?(?:```|\Z)|`[^`\n]*`', re.S)   # fenced blocks (an unclosed fence runs to the end), inline code
-
 def prose_text(text:str) -> str:
-    "The text outside code: fenced code blocks and inline code removed (`if`, `in`, `for`, `not` are keywords, not English)."
-    return _CODE.sub(' ', text)
+    "The text outside `code_spans` (`if`, `in`, `for`, `not` are keywords there, not English); an unclosed fence runs to the end."
+    out, pos = [], 0
+    for a, b, _ in code_spans(text):
+        out.append(text[pos:a]); pos = b
+    return ' '.join(out + [text[pos:]])
 
 def text_language(text:str) -> str|None:
     "'en' or 'de' by counting common stop words outside code (None when neither appears): enough to tell a reply's language."

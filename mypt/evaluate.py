@@ -11,7 +11,7 @@ import numpy as np, torch
 from .core import InputError, atomic_file, command, parse_json, refuse_overlap, regular_file, write_json
 from .tokens import SPECIAL_TOKENS, Tokenizer
 from .episodes import render_prompt, read_episodes, text_language, prose_text
-from .generate import generate_batch, reply_text, load_tokenizer, STOP_IDS, CLOSE_ID, check_sampling
+from .generate import generate_batch, reply_text, load_tokenizer, STOP_IDS, CLOSE_ID, check_sampling, REPETITION_PENALTY
 from .data import GPTEpisodeDataLoader
 from .model import GPT, GPTConfig, pick_device
 from .checkpoint import read_checkpoint_config, save_checkpoint, load_model
@@ -19,12 +19,12 @@ from .train import TrainConfig, GAP_WARN, GAP_STOP
 from .dataset import open_dataset
 
 # %% auto #0
-__all__ = ['ZONE_COLORS', 'DEFAULT_SYSTEM', 'DEFAULT_PROMPTS', 'BUDGET_FACTOR', 'REPETITION_PENALTY', 'CLOSED_SHARE_MIN',
-           'BASE_CLOSED_MAX', 'LANGUAGE_SHARE_MIN', 'LOSS_MARGIN_MIN', 'CHECKPOINT_FILES', 'step0_checkpoint',
-           'weights_digest', 'evaluate_loss', 'gap_zone', 'read_metrics', 'plot_curves', 'fake_metrics', 'prompt_ids',
-           'prompt_label', 'reply_budget', 'compare', 'comparison_summary', 'comparison_html', 'val_prompts',
-           'default_prompts', 'checklist', 'checklist_table', 'checklist_markdown', 'write_checklist', 'write_report',
-           'read_prompts', 'evaluate_main']
+__all__ = ['ZONE_COLORS', 'DEFAULT_SYSTEM', 'DEFAULT_PROMPTS', 'BUDGET_FACTOR', 'CLOSED_SHARE_MIN', 'BASE_CLOSED_MAX',
+           'LANGUAGE_SHARE_MIN', 'LOSS_MARGIN_MIN', 'CHECKPOINT_FILES', 'step0_checkpoint', 'weights_digest',
+           'evaluate_loss', 'gap_zone', 'read_metrics', 'plot_curves', 'fake_metrics', 'prompt_ids', 'prompt_label',
+           'reply_budget', 'compare', 'comparison_summary', 'comparison_html', 'val_prompts', 'default_prompts',
+           'checklist', 'checklist_table', 'checklist_markdown', 'write_checklist', 'write_report', 'read_prompts',
+           'evaluate_main']
 
 # %% ../nbs/04_eval.ipynb #469910d7
 def step0_checkpoint(ckpt_dir, out) -> Path:
@@ -188,7 +188,6 @@ def _as_model(m, device):
     return load_model(m, device)
 
 BUDGET_FACTOR = 2   # a reply may use twice its reference reply's tokens before it counts as not closed
-REPETITION_PENALTY = 1.1   # as upstream MyPT's generate.py samples by default: the last 256 tokens less likely
 
 def reply_budget(prompt, max_new_tokens:int) -> int:
     "New-token budget of a prompt: `BUDGET_FACTOR` x its reference reply when it has one, else `max_new_tokens`."

@@ -16,9 +16,9 @@ from .tokens import load_state
 from .checkpoint import load_model
 
 # %% auto #0
-__all__ = ['CLOSE_ID', 'STOP_IDS', 'REPEAT_WINDOW', 'TOOLCALL_OPEN', 'TOOLCALL_CLOSE', 'TOOL_STOP_IDS', 'sample_next',
-           'penalize_repeats', 'inverse_cdf', 'row_seed', 'generate_batch', 'generate', 'reply_text', 'chat',
-           'parse_reply', 'call_tool', 'run_agent', 'load_tokenizer', 'text_prompt_ids', 'check_sampling',
+__all__ = ['CLOSE_ID', 'STOP_IDS', 'REPEAT_WINDOW', 'REPETITION_PENALTY', 'TOOLCALL_OPEN', 'TOOLCALL_CLOSE', 'TOOL_STOP_IDS',
+           'sample_next', 'penalize_repeats', 'inverse_cdf', 'row_seed', 'generate_batch', 'generate', 'reply_text',
+           'chat', 'parse_reply', 'call_tool', 'run_agent', 'load_tokenizer', 'text_prompt_ids', 'check_sampling',
            'generate_main']
 
 # %% ../nbs/03a_generate.ipynb #31ebef23
@@ -56,12 +56,15 @@ def sample_next(
 
 
 REPEAT_WINDOW = 256  # tokens a repetition penalty looks back over (upstream MyPT's recent_penalty_window)
+REPETITION_PENALTY = 1.1  # upstream MyPT's generate.py default, which the checklist samples with (1 = off)
 
 
 def penalize_repeats(
     logits: torch.Tensor, ids: torch.Tensor, real: torch.Tensor, penalty: float, window: int = REPEAT_WINDOW
 ) -> torch.Tensor:
     "Logits `(B, V)` with each row's recent tokens less likely: the real ones in the last `window` of `ids` `(B, T)`."
+    if window <= 0 or penalty == 1:
+        return logits
     V = logits.size(-1)
     recent = torch.where(real[:, -window:], ids[:, -window:], V)  # padding goes to a spare column
     seen = torch.zeros(logits.size(0), V + 1, dtype=torch.bool, device=logits.device).scatter_(1, recent, True)[:, :V]
@@ -143,7 +146,8 @@ def _generate_rows(
             if use_cache:
                 kv.keep_rows(keep)
         s = P + step  # the slot of `nxt`
-        seq = torch.cat([seq, nxt[:, None]], 1)  # (A, s + 1): prompt and reply so far
+        if repetition_penalty != 1 or not use_cache:  # with the cache, only the penalty reads `seq`
+            seq = torch.cat([seq, nxt[:, None]], 1)  # (A, s + 1): prompt and reply so far
         if use_cache:
             logits = _last_logits(model, nxt[:, None], pos[:, s : s + 1], attn(s, s + 1), kv)
         else:
@@ -370,7 +374,7 @@ def check_sampling(
     seed: int | None = None,
     repetition_penalty: float = 1.0,
 ):
-    "Refuse sampling settings that cannot work: temperature < 0, top_k < 1, top_p not in (0, 1], a penalty <= 0."
+    "Refuse sampling settings that cannot work: temperature < 0, penalty <= 0 (or either not finite), top_k < 1, ..."
     if not (math.isfinite(temperature) and temperature >= 0):
         raise InputError(f'expected a finite number >= 0, got {temperature}', field='--temperature')
     if not (math.isfinite(repetition_penalty) and repetition_penalty > 0):
@@ -397,7 +401,7 @@ def generate_main(
     temperature: float = 0.7,  # 0 = greedy
     top_k: int = None,
     top_p: float = None,
-    repetition_penalty: float = 1.0,  # > 1 makes the last 256 tokens less likely (upstream generate.py: 1.1)
+    repetition_penalty: float = 1.0,  # > 1: the last 256 tokens less likely (mypt evaluate, upstream generate.py: 1.1)
     seed: int = None,
     raw: bool = False,  # print the whole decoded token stream, prompt included
     no_cache: bool = False,  # recompute the prefix at every step (slow; for checks)

@@ -109,8 +109,8 @@ def pipeline_main(run_dir:str,  # folder for executed notebooks and artefacts
 DEMO_NOTE = ('Note: the demo fine-tunes the bundled tiny base (6 layers, 256 wide, pretrained on about 7M tokens of the\n'
              'Python documentation and German Debian manuals and manual pages, on 2 CPU threads) for a few CPU minutes.\n'
              'It learns the format: replies close with </myPT_assistant> in the prompt\'s language, which the base never\n'
-             'does. At this size the verdict moves with the order of the training episodes and with the sampling seed\n'
-             '(bench/demo_seeds.py measures five orders); the learning rate decays to 0 so that no late batch decides it.\n'
+             'does. At this size the verdict still moves with the order of the training episodes: bench/demo_seeds.py\n'
+             'measures five orders.\n'
              'The text is not fluent or correct, and 216 training episodes teach format and style more than the held-out\n'
              'answers: the val loss drops less than the checklist\'s margin of 1.0. The guide\'s targets assume a real\n'
              'base on a GPU.')

@@ -258,6 +258,11 @@ def test_diverging_run_stops_and_never_saves_nan(work, tmp_path):
 def test_generate_flag_ranges(work, flag, value, words):
     refused(run_mypt('generate', '--model', work/'ck'/'m', '--user', 'Hi', flag, value), flag, words)
 
+def test_evaluate_refuses_a_bad_repetition_penalty(work, tmp_path):
+    r = run_mypt('evaluate', '--model', work/'ck'/'m', '--out_dir', tmp_path/'ev', '--repetition_penalty', '0')
+    refused(r, '--repetition_penalty', 'finite number > 0')
+    assert not (tmp_path/'ev').exists()
+
 def test_pipeline_refuses_unknown_parameters_and_kernels(tmp_path):
     refused(run_mypt('pipeline', '--run_dir', tmp_path/'run', '-p', 'max_iterz', '5'), "unknown parameter 'max_iterz'")
     refused(run_mypt('pipeline', '--run_dir', tmp_path/'run', '--kernel', 'no_such_kernel'), "no Jupyter kernel 'no_such_kernel'")
