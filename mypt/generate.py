@@ -130,8 +130,7 @@ def _generate_rows(
     seq, out = idx, [[] for _ in prompts]
     logits = _last_logits(model, idx, pos[:, :P], attn(0, P), kv)
     for step in range(n):
-        if repetition_penalty != 1:
-            logits = penalize_repeats(logits, seq, real[:, : seq.size(1)], repetition_penalty)
+        logits = penalize_repeats(logits, seq, real[:, : seq.size(1)], repetition_penalty)  # as is when 1
         nxt = sample_next(logits, temperature, top_k, top_p, generator)  # (A,) for the A alive rows
         for i, t in zip(alive.tolist(), nxt.tolist()):
             out[i].append(t)
