@@ -10,6 +10,7 @@ About 4 minutes per seed on 2 CPU cores.
     python bench/demo_seeds.py                       # needs runs/demo/dataset: run `mypt demo` first
     python bench/demo_seeds.py --seeds 1 2 --max_iters 200
     python bench/demo_seeds.py --set min_lr=0 --set learning_rate=0.001   # a variant of the demo config
+    python bench/demo_seeds.py --base data/base/tiny_base_8l --seeds       # another base, the config's seed only
 """
 import argparse, json, sys, tempfile, time
 from pathlib import Path
@@ -22,6 +23,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument('--dataset_dir', default=str(ROOT/'runs'/'demo'/'dataset'))
     ap.add_argument('--seeds', type=int, nargs='*', default=[1, 2, 4, 5], help='epoch seeds after the config\'s own')
+    ap.add_argument('--base', default=str(ROOT/'data'/'base'/'tiny_base'), help='base checkpoint folder to fine-tune')
     ap.add_argument('--max_iters', type=int, default=None, help="override the config's max_iters")
     ap.add_argument('--penalties', type=float, nargs='+', default=None,
                     help="repetition penalties to sample each model with (default: the checklist's, then 1 = none)")
@@ -35,7 +37,8 @@ def main():
     from mypt.checkpoint import load_model
     from mypt.evaluate import checklist, evaluate_loss, val_prompts
     from mypt.generate import REPETITION_PENALTY
-    base_dir = ROOT/'data'/'base'/'tiny_base'
+    base_dir = Path(a.base)
+    if not (base_dir/'config.json').is_file(): sys.exit(f'{base_dir}: not a checkpoint folder (no config.json)')
     cfg = json.loads((ROOT/'configs'/'cpu'/'demo_sft.json').read_text())
     if a.max_iters: cfg.update(max_iters=a.max_iters, eval_interval=a.max_iters)
     for kv in a.set:
@@ -48,10 +51,12 @@ def main():
     except InputError as e: sys.exit(f'--set: {e}')
     prompts = val_prompts(a.dataset_dir, 10**6)
     base_loss = evaluate_loss(load_model(base_dir, 'cpu'), a.dataset_dir)['loss']
+    base_rep = checklist(base_dir, a.dataset_dir, prompts=prompts, device='cpu')   # the base sampled as the checklist does
+    base_closed = sum(bool(r['closed']) for r in base_rep['comparison'])
     print(f'# Demo verdict by epoch seed: {machine()}\n')
     changed = ', '.join(a.set) or 'unchanged'
-    print(f"demo config ({changed}), {cfg['max_iters']} steps; {len(prompts)} val prompts; "
-          f"base val loss {base_loss:.4f}\n")
+    print(f"base {base_dir.name}; demo config ({changed}), {cfg['max_iters']} steps; {len(prompts)} val prompts; "
+          f"base val loss {base_loss:.4f}, base closed {base_closed} of {len(prompts)}\n")
     rows = []
     for seed in [cfg['epoch_seed']] + [s for s in a.seeds if s != cfg['epoch_seed']]:
         mc, tc, _ = parse_config({**cfg, 'epoch_seed': seed})
@@ -75,7 +80,7 @@ def main():
     print()
     print(table(rows, ['epoch_seed', 'val loss', 'vs base', 'repetition penalty', 'closed', 'closed share', 'language',
                        'train s', 'checklist s']))
-    print('\nthresholds: closed share >= 0.8, language >= 0.8, val loss <= base - 1.0')
+    print('\nthresholds: closed share >= 0.8, language >= 0.8, val loss <= base - 1.0, base closed share <= 0.2')
 
 if __name__ == '__main__':
     main()

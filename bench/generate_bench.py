@@ -7,6 +7,7 @@ and what a repetition penalty over the last 256 tokens adds to one `sample_next`
 
     python bench/generate_bench.py                       # demo and 6-layer models, 512 new tokens
     python bench/generate_bench.py --presets 124M        # on a GPU server
+    python bench/generate_bench.py --presets             # the sampling tables only
 """
 import argparse, sys, time
 from pathlib import Path
@@ -18,7 +19,7 @@ PRESETS = {'demo': dict(n_layer=2, n_head=4, n_embd=128), '6L-384': dict(n_layer
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument('--presets', nargs='+', default=['demo', '6L-384'])
+    ap.add_argument('--presets', nargs='*', default=['demo', '6L-384'])
     ap.add_argument('--new_tokens', type=int, default=512)
     ap.add_argument('--prompt_tokens', type=int, default=30)
     ap.add_argument('--device', default='cuda' if __import__('torch').cuda.is_available() else 'cpu')
@@ -47,8 +48,9 @@ def main():
                          'tokens/s': f'{len(out)/dt:,.0f}', 'seconds': f'{dt:.1f}',
                          'speed-up': f'{res[False][1]/dt:.1f}x', 'same tokens': 'yes' if same else 'NO'})
         assert same, 'cached and uncached greedy generation differ'
-    print(table(rows, list(rows[0])))
-    print()
+    if rows:
+        print(table(rows, list(rows[0])))
+        print()
     print(table(sampling(a.device), ['rows', 'draw', 'ms per draw', 'speed-up']))
     print()
     print(table(penalty(a.device), ['rows', 'step', 'ms per token', 'vs baseline']))
@@ -75,8 +77,16 @@ def sampling(device, reps=50):
             rows.append({'rows': B, 'draw': name, 'ms per draw': f'{ms:.2f}', 'speed-up': f'{base / ms:.1f}x'})
     return rows
 
+def mask_penalty(logits, ids, real, penalty, window=256):
+    "The earlier `penalize_repeats`, for comparison: a full-width mask of the seen tokens and two full-width `where`s."
+    import torch
+    V = logits.size(-1)
+    recent = torch.where(real[:, -window:], ids[:, -window:], V)
+    seen = torch.zeros(logits.size(0), V + 1, dtype=torch.bool, device=logits.device).scatter_(1, recent, True)[:, :V]
+    return torch.where(seen, torch.where(logits > 0, logits / penalty, logits * penalty), logits)
+
 def penalty(device, reps=50, context=1024):
-    "ms per sampled token for B rows: `sample_next` alone vs `penalize_repeats` (window 256) then `sample_next`."
+    "ms per sampled token for B rows: `sample_next` alone vs a penalty (window 256) then `sample_next`: mask vs mypt's."
     import torch
     from mypt.generate import sample_next, penalize_repeats
     rows = []
@@ -85,9 +95,12 @@ def penalty(device, reps=50, context=1024):
         logits = torch.randn(B, 50304, generator=g, device=device) * 3
         ids = torch.randint(0, 50257, (B, context), generator=g, device=device)
         real = torch.ones(B, context, dtype=torch.bool, device=device)
-        penalized = lambda: sample_next(penalize_repeats(logits, ids, real, 1.1), 0.7, generator=g)
+        assert torch.equal(mask_penalty(logits, ids, real, 1.1), penalize_repeats(logits, ids, real, 1.1))
         steps = {'sample_next (baseline)': lambda: sample_next(logits, 0.7, generator=g),
-                 'penalize_repeats + sample_next': penalized}
+                 'full-width mask penalty + sample_next': lambda: sample_next(mask_penalty(logits, ids, real, 1.1), 0.7,
+                                                                              generator=g),
+                 'penalize_repeats (gather/scatter) + sample_next': lambda: sample_next(
+                     penalize_repeats(logits, ids, real, 1.1), 0.7, generator=g)}
         base = None
         for name, f in steps.items():
             f()

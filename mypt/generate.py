@@ -17,8 +17,8 @@ from .checkpoint import load_model
 
 # %% auto #0
 __all__ = ['CLOSE_ID', 'STOP_IDS', 'REPEAT_WINDOW', 'REPETITION_PENALTY', 'TOOLCALL_OPEN', 'TOOLCALL_CLOSE', 'TOOL_STOP_IDS',
-           'sample_next', 'penalize_repeats', 'inverse_cdf', 'row_seed', 'generate_batch', 'generate', 'reply_text',
-           'chat', 'parse_reply', 'call_tool', 'run_agent', 'load_tokenizer', 'text_prompt_ids', 'check_sampling',
+           'sample_next', 'penalize_repeats', 'inverse_cdf', 'row_seed', 'check_sampling', 'generate_batch', 'generate',
+           'reply_text', 'chat', 'parse_reply', 'call_tool', 'run_agent', 'load_tokenizer', 'text_prompt_ids',
            'generate_main']
 
 # %% ../nbs/03a_generate.ipynb #31ebef23
@@ -67,8 +67,9 @@ def penalize_repeats(
         return logits
     V = logits.size(-1)
     recent = torch.where(real[:, -window:], ids[:, -window:], V)  # padding goes to a spare column
-    seen = torch.zeros(logits.size(0), V + 1, dtype=torch.bool, device=logits.device).scatter_(1, recent, True)[:, :V]
-    return torch.where(seen, torch.where(logits > 0, logits / penalty, logits * penalty), logits)
+    out = torch.cat([logits, logits.new_zeros(logits.size(0), 1)], 1)  # a copy: only the window's columns change
+    hit = out.gather(1, recent)  # a token seen twice writes the same value twice
+    return out.scatter_(1, recent, torch.where(hit > 0, hit / penalty, hit * penalty))[:, :V]
 
 
 def inverse_cdf(probs: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
@@ -154,6 +155,28 @@ def _generate_rows(
     return out
 
 
+def check_sampling(
+    temperature: float,
+    top_k: int | None = None,
+    top_p: float | None = None,
+    seed: int | None = None,
+    repetition_penalty: float = 1.0,
+    flag: str = '--',  # prefix of the field names in messages: '--' for a CLI's flags, '' for the library
+):
+    "Refuse sampling settings that cannot work: temperature < 0, penalty <= 0 (or either not finite), top_k < 1, ..."
+    if not (math.isfinite(temperature) and temperature >= 0):
+        raise InputError(f'expected a finite number >= 0, got {temperature}', field=f'{flag}temperature')
+    if not (math.isfinite(repetition_penalty) and repetition_penalty > 0):
+        msg = f'expected a finite number > 0 (1 = off), got {repetition_penalty}'
+        raise InputError(msg, field=f'{flag}repetition_penalty')
+    if top_k is not None and top_k < 1:
+        raise InputError(f'expected at least 1, got {top_k}', field=f'{flag}top_k')
+    if top_p is not None and not (math.isfinite(top_p) and 0 < top_p <= 1):
+        raise InputError(f'expected a number in (0, 1], got {top_p}', field=f'{flag}top_p')
+    if seed is not None and not 0 <= seed < 2**32:
+        raise InputError(f'expected 0 <= seed < 2**32, got {seed}', field=f'{flag}seed')
+
+
 def generate_batch(
     model: GPT,
     prompts: list[list[int]],
@@ -168,14 +191,7 @@ def generate_batch(
     repetition_penalty: float = 1.0,
 ) -> list[list[int]]:
     "New tokens for each prompt (ending with the stop token if one came); `max_new_tokens` may differ per prompt."
-    if temperature < 0:
-        raise InputError(f'must not be negative, got {temperature}', field='temperature')
-    if not (math.isfinite(repetition_penalty) and repetition_penalty > 0):
-        raise InputError(f'must be a positive number, got {repetition_penalty}', field='repetition_penalty')
-    if top_k is not None and top_k <= 0:
-        raise InputError(f'must be positive, got {top_k}', field='top_k')
-    if top_p is not None and not 0 < top_p <= 1:
-        raise InputError(f'must be in (0, 1], got {top_p}', field='top_p')
+    check_sampling(temperature, top_k, top_p, seed, repetition_penalty, flag='')
     if batch_size <= 0:
         raise InputError(f'must be positive, got {batch_size}', field='batch_size')
     T, device = model.config.block_size, _param(model).device
@@ -364,27 +380,6 @@ _TAG = r'</?myPT_[a-z_]+>'
 def text_prompt_ids(text: str, tok: Tokenizer) -> list[int]:
     "Token ids of operator prompt text: MyPT tags are structure; whitespace between tags (or after the last) dropped."
     return tok.encode_trusted(re.sub(rf'({_TAG})\s+(?={_TAG}|$)', r'\1', text.lstrip()))
-
-
-def check_sampling(
-    temperature: float,
-    top_k: int | None = None,
-    top_p: float | None = None,
-    seed: int | None = None,
-    repetition_penalty: float = 1.0,
-):
-    "Refuse sampling settings that cannot work: temperature < 0, penalty <= 0 (or either not finite), top_k < 1, ..."
-    if not (math.isfinite(temperature) and temperature >= 0):
-        raise InputError(f'expected a finite number >= 0, got {temperature}', field='--temperature')
-    if not (math.isfinite(repetition_penalty) and repetition_penalty > 0):
-        msg = f'expected a finite number > 0 (1 = off), got {repetition_penalty}'
-        raise InputError(msg, field='--repetition_penalty')
-    if top_k is not None and top_k < 1:
-        raise InputError(f'expected at least 1, got {top_k}', field='--top_k')
-    if top_p is not None and not (math.isfinite(top_p) and 0 < top_p <= 1):
-        raise InputError(f'expected a number in (0, 1], got {top_p}', field='--top_p')
-    if seed is not None and not 0 <= seed < 2**32:
-        raise InputError(f'expected 0 <= seed < 2**32, got {seed}', field='--seed')
 
 
 @command('mypt generate', 'Generate an assistant reply from a checkpoint.')
