@@ -29,6 +29,15 @@ def test_demo_config_fine_tunes_the_base(tmp_path):
     mc, _, _ = load_config(ROOT/'configs'/'cpu'/'demo_sft.json')
     check_arch(load_model(BASE).config, mc, BASE)
 
+def test_compared_base_differs_only_in_depth():
+    "configs/base/tiny_base_8l.json (the README's demo-by-base comparison) is the shipped recipe with two more layers."
+    cfgs = {p.stem: json.loads(p.read_text()) for p in CONFIG.parent.glob('*.json')}
+    assert set(cfgs) == {'tiny_base', 'tiny_base_8l'}
+    base, deep = ({k: v for k, v in c.items() if k not in ('name', 'description')} for c in (cfgs['tiny_base'], cfgs['tiny_base_8l']))
+    assert {k for k in base if base[k] != deep.get(k)} == {'n_layer'} and set(base) == set(deep)
+    assert (base['n_layer'], deep['n_layer']) == (6, 8)
+    load_config(CONFIG.parent/'tiny_base_8l.json')   # a valid config
+
 def test_recipe_trains_and_ships_a_few_steps(tmp_path):
     "The recipe's steps after the corpus download: prepare-text, train with the base config, finish_base (cast + card)."
     corpus = tmp_path/'corpus'; corpus.mkdir()
