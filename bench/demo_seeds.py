@@ -34,8 +34,7 @@ def main():
         sys.exit(f'{a.dataset_dir}: not a prepared dataset (run `mypt demo` first, or pass --dataset_dir)')
     from mypt.train import parse_config, fit
     from mypt.core import InputError
-    from mypt.checkpoint import load_model
-    from mypt.evaluate import checklist, evaluate_loss, val_prompts
+    from mypt.evaluate import checklist, val_prompts
     from mypt.generate import REPETITION_PENALTY
     base_dir = Path(a.base)
     if not (base_dir/'config.json').is_file(): sys.exit(f'{base_dir}: not a checkpoint folder (no config.json)')
@@ -50,9 +49,8 @@ def main():
     try: parse_config(cfg)   # unknown keys and bad values stop here, before any training
     except InputError as e: sys.exit(f'--set: {e}')
     prompts = val_prompts(a.dataset_dir, 10**6)
-    base_loss = evaluate_loss(load_model(base_dir, 'cpu'), a.dataset_dir)['loss']
-    base_rep = checklist(base_dir, a.dataset_dir, prompts=prompts, device='cpu')   # the base sampled as the checklist does
-    base_closed = sum(bool(r['closed']) for r in base_rep['comparison'])
+    base_rows = checklist(base_dir, a.dataset_dir, prompts=prompts, device='cpu')['comparison']   # sampled as the checklist does
+    base_loss, base_closed = base_rows[0]['val_loss'], sum(bool(r['closed']) for r in base_rows)
     print(f'# Demo verdict by epoch seed: {machine()}\n')
     changed = ', '.join(a.set) or 'unchanged'
     print(f"base {base_dir.name}; demo config ({changed}), {cfg['max_iters']} steps; {len(prompts)} val prompts; "
